@@ -1,0 +1,1 @@
+"""fmops runtime: pure domain, event contracts and small AWS adapters."""

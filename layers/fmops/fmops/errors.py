@@ -1,0 +1,25 @@
+"""Typed domain exceptions. State machines Retry/Catch on these class names."""
+
+
+class FmopsError(Exception):
+    """Base class of every fmops domain error."""
+
+
+class InvalidTransition(FmopsError):
+    """A status change that the version lifecycle does not allow."""
+
+
+class ConcurrentModification(FmopsError):
+    """A conditional write lost against another writer; safe to retry."""
+
+
+class IntakeInProgress(FmopsError):
+    """Another delivery of the same upload holds the intake lease; retry later."""
+
+
+class VersionNotFound(FmopsError):
+    """No catalog record for the requested model version."""
+
+
+class ArtifactStoreUnavailable(FmopsError):
+    """The artifact store could not be read for a transient reason; retry."""

@@ -1,0 +1,201 @@
+"""The manifest: the model card uploaded last into a model version's folder.
+
+`s3://<artifact bucket>/models/<model-group>/<version>/manifest.json` describes
+one model version: what it is, what it was trained on, who owns it, and the
+exact bytes of every artifact (sha256 and size). Intake trusts nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MANIFEST_SCHEMA_VERSION = "1"
+MANIFEST_FILE_NAME = "manifest.json"
+MODELS_PREFIX = "models/"
+MAX_MANIFEST_BYTES = 256 * 1024
+MAX_ARTIFACTS = 1000
+
+# SageMaker model package group names allow [a-zA-Z0-9-], 63 characters; we keep the
+# same rule so a model group maps 1:1 to a package group without translation.
+GROUP_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+VERSION_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+ModelGroup = Annotated[str, Field(pattern=GROUP_PATTERN, description="Model group (SageMaker model package group).")]
+VersionName = Annotated[str, Field(pattern=VERSION_PATTERN, description="Version name, unique in its group.")]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class ModelKind(StrEnum):
+    CLASSIC = "classic"
+    FOUNDATION = "foundation"
+    FINE_TUNED = "fine-tuned"
+    ADAPTER = "adapter"
+    PROMPT_TEMPLATE = "prompt-template"
+
+
+class RiskTier(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class DataClassification(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
+class _Strict(BaseModel):
+    # Unknown fields are errors: a typo in a model card must not pass silently.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Artifact(_Strict):
+    path: str = Field(min_length=1, max_length=512, description="Path relative to the version folder.")
+    sha256: str = Field(pattern=SHA256_PATTERN, description="Lower-case hex SHA-256 of the file's bytes.")
+    size_bytes: int = Field(ge=0, description="Exact size of the file in bytes.")
+
+    @field_validator("path")
+    @classmethod
+    def _stays_inside_the_version_folder(cls, path: str) -> str:
+        segments = path.split("/")
+        if path.startswith("/") or "\\" in path or any(segment in {"", ".", ".."} for segment in segments):
+            raise ValueError("artifact path must be relative, use '/' and stay inside the version folder")
+        if not re.fullmatch(r"[A-Za-z0-9._/ -]+", path):
+            raise ValueError("artifact path may contain only letters, digits, space and . _ - /")
+        if path == MANIFEST_FILE_NAME:
+            raise ValueError("the manifest cannot list itself as an artifact")
+        return path
+
+
+class BaseModelRef(_Strict):
+    name: NonEmpty
+    provider: NonEmpty
+    licence: NonEmpty = Field(description="SPDX id or the licence's name, e.g. 'apache-2.0' or 'llama3.1'.")
+
+
+class Dataset(_Strict):
+    name: NonEmpty
+    uri: NonEmpty
+    classification: DataClassification
+
+
+class CodeRef(_Strict):
+    repository: NonEmpty
+    commit: str = Field(pattern=r"^[0-9a-f]{7,40}$")
+
+
+class Lineage(_Strict):
+    datasets: list[Dataset] = Field(default_factory=list, max_length=100)
+    code: CodeRef | None = None
+    training_job: str | None = Field(default=None, max_length=1024)
+
+
+class Submitter(_Strict):
+    id: str = Field(min_length=1, max_length=256, description="Identity of the person submitting (e.g. SSO user).")
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Manifest(_Strict):
+    """Model card and artifact inventory of one model version."""
+
+    schema_version: Literal["1"] = "1"
+    model_group: ModelGroup
+    version: VersionName
+    kind: ModelKind
+    task: str = Field(min_length=1, max_length=128, description="e.g. text-to-text, tabular-classification.")
+    description: str = Field(default="", max_length=4000)
+    base_model: BaseModelRef | None = Field(
+        default=None, description="Required for fine-tuned models and adapters: what they were derived from."
+    )
+    artifacts: list[Artifact] = Field(min_length=1, max_length=MAX_ARTIFACTS)
+    lineage: Lineage = Field(default_factory=Lineage)
+    intended_use: NonEmpty
+    limitations: NonEmpty
+    risk_tier: RiskTier
+    owner_team: str = Field(min_length=1, max_length=256)
+    submitter: Submitter
+
+    @model_validator(mode="after")
+    def _derived_models_name_their_base(self) -> Manifest:
+        if self.kind in (ModelKind.FINE_TUNED, ModelKind.ADAPTER) and self.base_model is None:
+            raise ValueError(f"base_model (name, provider, licence) is required for kind '{self.kind.value}'")
+        return self
+
+    @model_validator(mode="after")
+    def _artifact_paths_are_unique(self) -> Manifest:
+        paths = [a.path for a in self.artifacts]
+        duplicates = sorted({p for p in paths if paths.count(p) > 1})
+        if duplicates:
+            raise ValueError(f"artifact paths listed more than once: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def version_id(self) -> str:
+        return f"{self.model_group}/{self.version}"
+
+
+class Problem(_Strict):
+    """One reason a manifest was refused, precise enough for the submitter to fix it."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+def parse_manifest(raw: bytes) -> tuple[Manifest | None, list[Problem]]:
+    """Parse and validate manifest bytes, collecting every problem instead of stopping at the first."""
+    if len(raw) > MAX_MANIFEST_BYTES:
+        return None, [Problem(code="manifest_too_large", message=f"manifest exceeds {MAX_MANIFEST_BYTES} bytes")]
+    try:
+        document: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, [Problem(code="manifest_not_json", message=f"manifest is not valid JSON: {error}")]
+    if not isinstance(document, dict):
+        return None, [Problem(code="manifest_not_object", message="manifest must be a JSON object")]
+    try:
+        return Manifest.model_validate(document), []
+    except ValidationError as error:
+        return None, [_problem_from(detail) for detail in error.errors(include_url=False, include_input=False)]
+
+
+def _problem_from(detail: Any) -> Problem:
+    location = ".".join(str(part) for part in detail["loc"]) or None
+    code = "schema_violation"
+    if detail["type"] == "enum" and location == "kind":
+        code = "unknown_kind"
+    elif detail["type"] == "extra_forbidden":
+        code = "unknown_field"
+    elif detail["type"] == "missing":
+        code = "missing_field"
+    return Problem(code=code, message=str(detail["msg"]), field=location)
+
+
+def parse_manifest_key(key: str) -> tuple[str, str] | None:
+    """`models/<group>/<version>/manifest.json` -> (group, version); None if the key does not follow it."""
+    match = re.fullmatch(r"models/([^/]+)/([^/]+)/manifest\.json", key)
+    if not match:
+        return None
+    group, version = match.groups()
+    if not re.fullmatch(GROUP_PATTERN, group) or not re.fullmatch(VERSION_PATTERN, version):
+        return None
+    return group, version
+
+
+def version_prefix(group: str, version: str) -> str:
+    return f"{MODELS_PREFIX}{group}/{version}/"
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of the manifest (`fmops manifest schema`)."""
+    schema = Manifest.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://fmops.dev/schemas/manifest/v{MANIFEST_SCHEMA_VERSION}.json"
+    return schema

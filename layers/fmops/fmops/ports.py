@@ -1,0 +1,78 @@
+"""Interfaces the domain needs from the outside world. Adapters implement them with boto3;
+unit tests implement them in memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from fmops.events import FmopsEventDetail, PromotionInput
+from fmops.manifest import Manifest
+from fmops.records import AuditRecord, CatalogRecord
+from fmops.statuses import VersionStatus
+
+
+class StoredObject(Protocol):
+    size: int
+
+
+class ArtifactStore(Protocol):
+    def read(self, bucket: str, key: str, max_bytes: int) -> bytes:
+        """Read at most max_bytes + 1 bytes of an object (so callers can detect oversize)."""
+        ...
+
+    def size_of(self, bucket: str, key: str) -> int | None:
+        """Size in bytes, or None when the object does not exist."""
+        ...
+
+    def sha256_of(self, bucket: str, key: str) -> str:
+        """Hex SHA-256 of the object's bytes, streamed."""
+        ...
+
+
+class ModelRegistry(Protocol):
+    def ensure_group(self, group: str, description: str) -> None: ...
+
+    def find_package(self, group: str, version_id: str) -> str | None:
+        """ARN of the package registered earlier for this version, if any (crash recovery)."""
+        ...
+
+    def create_package(self, manifest: Manifest, manifest_uri: str, manifest_sha256: str) -> str:
+        """Create a model package in PendingManualApproval; returns its ARN."""
+        ...
+
+
+class Catalog(Protocol):
+    def get(self, version_id: str) -> CatalogRecord | None: ...
+
+    def claim(self, record: CatalogRecord, replacing: CatalogRecord | None) -> CatalogRecord:
+        """Create the record (replacing=None) or replace exactly `replacing` (same revision); returns what was stored.
+
+        Raises ConcurrentModification when the record exists or changed since it was read."""
+        ...
+
+    def transition(
+        self, record: CatalogRecord, target: VersionStatus, at: datetime, **changes: object
+    ) -> CatalogRecord:
+        """Move record from its status to target if it is unchanged since read; returns the stored record."""
+        ...
+
+    def mark_announced(self, version_id: str) -> None:
+        """Flag that the registration was published and the promotion started (bumps the revision)."""
+        ...
+
+
+class EventBus(Protocol):
+    def publish(self, detail: FmopsEventDetail) -> None: ...
+
+
+class Workflow(Protocol):
+    def start_promotion(self, promotion: PromotionInput) -> None:
+        """Start the promotion execution named promotion.execution_name; a second start is a no-op."""
+        ...
+
+
+class AuditLog(Protocol):
+    def append(self, record: AuditRecord) -> bool:
+        """Store the record unless one with the same (version_id, event_id) exists; True if stored."""
+        ...

@@ -1,0 +1,57 @@
+"""Records kept by fmops: the catalog entry of a model version and an audit record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fmops.manifest import Problem
+from fmops.statuses import VersionStatus
+
+
+class CatalogRecord(BaseModel):
+    """Current state of one model version (the catalog table holds one item per version)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version_id: str
+    model_group: str
+    version: str
+    status: VersionStatus
+    manifest_uri: str
+    manifest_sha256: str
+    created_at: datetime
+    updated_at: datetime
+    # Intake holds a short lease while it verifies artifacts, so a concurrent duplicate
+    # delivery retries later instead of registering a second model package.
+    lease_until: datetime | None = None
+    kind: str | None = None
+    risk_tier: str | None = None
+    submitter: str | None = None
+    model_package_arn: str | None = None
+    execution_name: str | None = None
+    reasons: list[Problem] = Field(default_factory=list)
+    # True once "Model Version Registered" was published and the promotion started;
+    # lets a late duplicate finish the announcement without doing it twice.
+    announced: bool = False
+    # Optimistic concurrency: every write is conditional on the revision it read.
+    revision: int = 0
+
+
+class AuditRecord(BaseModel):
+    """One fact in the audit trail, stored once per business event id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version_id: str
+    event_id: str
+    detail_type: str
+    source: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    correlation_id: str
+    envelope_id: str
+    facts: dict[str, Any] = Field(description="The event's detail, minus fields that duplicate the keys above.")

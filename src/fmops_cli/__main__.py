@@ -1,0 +1,3 @@
+from fmops_cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,465 @@
+"""The `fmops` command: argument parsing, dispatch to one function per command, and error reporting."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
+
+from fmops_cli import __version__
+from fmops_cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, CliError, InputError
+
+EXIT_CODES_HELP = """\
+exit status:
+  0  success
+  1  failure: AWS error, unknown or rejected version, refused upload
+  2  invalid input: arguments, model card, manifest problems
+  3  --wait-for timed out
+"""
+
+MAIN_EPILOG = f"""\
+typical use:
+  fmops local up                                      # terminal 1: the local cloud
+  fmops submit examples/sentiment-classifier --version 1.0.0 \\
+      --submitter-id ana.silva --submitter-email ana.silva@example.com
+  fmops status sentiment-classifier/1.0.0 --wait-for Registered
+
+where resources come from: a flag (--bucket, --catalog-table, --audit-table), else the
+Outputs of a deployed stack (--stack NAME), else the local cloud's
+.fmops/local/outputs.json in this folder or a parent (its endpoint is used too).
+AWS access follows boto3's standard configuration (AWS_PROFILE, AWS_REGION,
+AWS_ENDPOINT_URL) unless --profile, --region or --endpoint-url is given.
+
+The manifest format and the rejection reasons: docs/manifest.md
+
+{EXIT_CODES_HELP}"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse exits on --help and on usage errors; main() returns instead
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except CliError as error:
+        return _report(error.message, error.hint, error.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except NoCredentialsError:
+        return _report(
+            "no AWS credentials found",
+            "configure a profile (AWS_PROFILE or --profile), or use the local cloud: fmops local up",
+            EXIT_FAILURE,
+        )
+    except NoRegionError:
+        return _report("no AWS region configured", "set AWS_REGION or pass --region", EXIT_USAGE)
+    except ProfileNotFound as error:
+        return _report(str(error), "check AWS_PROFILE / --profile against ~/.aws/config", EXIT_USAGE)
+    except EndpointConnectionError as error:
+        return _report(
+            f"cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}",
+            "if this is the local cloud, start it with `fmops local up` in the project folder; "
+            "otherwise check --endpoint-url / AWS_ENDPOINT_URL and the network",
+            EXIT_FAILURE,
+        )
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "the request")
+        message = f"AWS refused {operation}: {details.get('Code', '?')}: {details.get('Message', '')}".rstrip(": ")
+        return _report(message, _client_error_hint(details.get("Code", "")), EXIT_FAILURE)
+    except BotoCoreError as error:
+        return _report(f"AWS request failed: {error}", None, EXIT_FAILURE)
+
+
+def _report(message: str, hint: str | None, exit_code: int) -> int:
+    print(f"fmops: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+    return exit_code
+
+
+def _client_error_hint(code: str) -> str | None:
+    hints = {
+        "NoSuchBucket": "check --bucket (the stack's ArtifactBucketName output)",
+        "ResourceNotFoundException": "check --catalog-table / --audit-table (the stack's table outputs) and --region",
+        "AccessDenied": "your identity lacks permission for this; ask the platform team for the fmops submitter role",
+        "403": "your identity lacks permission for this (checking for an existing version needs s3:GetObject)",
+        "AccessDeniedException": "your identity lacks permission for this; ask the platform team for access",
+        "ExpiredToken": "your credentials expired: log in again (e.g. aws sso login)",
+        "ExpiredTokenException": "your credentials expired: log in again (e.g. aws sso login)",
+    }
+    return hints.get(code)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fmops",
+        description="fmops: submit model versions and follow them through governance (intake, "
+        "registration, promotion), on AWS or on the local cloud.",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"fmops {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    aws = argparse.ArgumentParser(add_help=False)
+    group = aws.add_argument_group("AWS connection")
+    group.add_argument("--stack", metavar="NAME", help="read resource names from this CloudFormation stack's Outputs")
+    group.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
+    group.add_argument("--region", help="AWS region (default: AWS_REGION / the profile's region)")
+    group.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="AWS endpoint (default: the local cloud's when its outputs are used, else AWS_ENDPOINT_URL or AWS)",
+    )
+
+    _add_manifest_command(commands)
+    _add_submit_command(commands, aws)
+    _add_status_command(commands, aws)
+    _add_local_command(commands)
+    return parser
+
+
+def _add_manifest_command(commands: Any) -> None:
+    manifest = commands.add_parser(
+        "manifest",
+        help="the manifest format",
+        description="The manifest (manifest.json) describes one model version; see docs/manifest.md.",
+    )
+    actions = manifest.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    schema = actions.add_parser(
+        "schema",
+        help="print the manifest's JSON Schema",
+        description="Print the published JSON Schema of manifest.json (draft 2020-12), e.g. for editor validation.",
+    )
+    schema.add_argument("-o", "--output", metavar="FILE", type=Path, help="write the schema to FILE instead of stdout")
+    schema.set_defaults(handler=run_manifest_schema)
+
+
+def _add_submit_command(commands: Any, aws: argparse.ArgumentParser) -> None:
+    submit = commands.add_parser(
+        "submit",
+        parents=[aws],
+        help="upload a model version folder (artifacts, then manifest.json)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Submit the model version in DIR: DIR holds a model card (model-card.yaml or
+model-card.json) and the version's files. Every other file, in any subfolder,
+is an artifact (hidden files are skipped). fmops hashes each artifact (sha256,
+size), builds manifest.json and validates it exactly as intake will; only if it
+is valid does it upload the artifacts to s3://BUCKET/models/GROUP/VERSION/<path>
+and then manifest.json, last: its arrival starts intake.
+
+Versions are immutable: submitting identical content again does nothing, and a
+different manifest for an existing version is refused unless intake Rejected it.""",
+        epilog=f"""\
+examples:
+  fmops submit examples/sentiment-classifier --version 1.0.0 \\
+      --submitter-id ana.silva --submitter-email ana.silva@example.com
+  fmops submit ./out --group churn-model --version 2026-11-26.1 --dry-run
+  fmops submit ./out --version 7 --stack fmops-dev --profile ml-dev
+
+{EXIT_CODES_HELP}""",
+    )
+    submit.add_argument("directory", metavar="DIR", type=Path, help="the version folder")
+    card = submit.add_argument_group("model card (flags override the card's fields)")
+    card.add_argument("--group", help="model group (the card's model_group)")
+    card.add_argument("--version", help="version name, unique in its group (the card's version)")
+    card.add_argument("--model-card", metavar="FILE", type=Path, help="model card to use instead of DIR/model-card.*")
+    card.add_argument("--submitter-id", metavar="ID", help="your identity, e.g. your SSO user name (submitter.id)")
+    card.add_argument("--submitter-email", metavar="EMAIL", help="your e-mail address (submitter.email)")
+    target = submit.add_argument_group("destination")
+    target.add_argument("--bucket", help="artifact bucket (default: ArtifactBucketName of --stack or the local cloud)")
+    target.add_argument(
+        "--catalog-table",
+        metavar="TABLE",
+        help="catalog table, read to allow correcting a Rejected version (default: CatalogTableName output)",
+    )
+    submit.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate, print the manifest on stdout and the upload plan on stderr; upload nothing, call no AWS API",
+    )
+    submit.set_defaults(handler=run_submit)
+
+
+def _add_status_command(commands: Any, aws: argparse.ArgumentParser) -> None:
+    from fmops.statuses import VersionStatus
+
+    statuses = [status.value for status in VersionStatus]
+    status = commands.add_parser(
+        "status",
+        parents=[aws],
+        help="show a version's status, model package and audit timeline",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Show where a model version stands: its status in the catalog, its SageMaker
+model package, why it was rejected if it was, and its audit timeline (every
+recorded event in time order: when, what, who, key facts).
+
+Lifecycle: Received -> Registered -> PendingEvaluation, or Received -> Rejected
+(a corrected manifest may then be submitted for the same version).""",
+        epilog=f"""\
+examples:
+  fmops status sentiment-classifier/1.0.0
+  fmops status sentiment-classifier/1.0.0 --json | jq .status
+  fmops status sentiment-classifier/1.0.0 --wait-for Registered --timeout 120
+
+--wait-for succeeds when the version reaches the status or a later one
+(PendingEvaluation counts as Registered) and fails as soon as it is Rejected.
+
+{EXIT_CODES_HELP}""",
+    )
+    status.add_argument("version_id", metavar="GROUP/VERSION", help="the version, e.g. sentiment-classifier/1.0.0")
+    status.add_argument("--json", action="store_true", help="print a stable machine-readable document")
+    status.add_argument("--wait-for", metavar="STATUS", choices=statuses, help=f"wait for: {', '.join(statuses)}")
+    status.add_argument(
+        "--timeout", type=_positive_float, default=300.0, metavar="SECONDS", help="give up waiting after (default 300)"
+    )
+    status.add_argument(
+        "--interval", type=_positive_float, default=2.0, metavar="SECONDS", help="seconds between polls (default 2)"
+    )
+    tables = status.add_argument_group("tables")
+    tables.add_argument("--catalog-table", metavar="TABLE", help="default: CatalogTableName of --stack / local cloud")
+    tables.add_argument("--audit-table", metavar="TABLE", help="default: AuditTableName of --stack / local cloud")
+    status.set_defaults(handler=run_status)
+
+
+def _add_local_command(commands: Any) -> None:
+    local = commands.add_parser(
+        "local",
+        help="the local cloud (AWS services on this machine, no account needed)",
+        description="The local cloud runs template.yaml on this machine: moto provides the AWS services "
+        "and fmops runs the functions, rules and state machines.",
+    )
+    actions = local.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    up = actions.add_parser(
+        "up",
+        help="start the local cloud in the foreground (Ctrl-C stops it)",
+        description="Deploy template.yaml into a local cloud on 127.0.0.1 and serve it until Ctrl-C. "
+        "It writes .fmops/local/outputs.json, which `fmops submit` and `fmops status` read.",
+    )
+    up.add_argument("--port", type=_port, default=4566, help="port of the AWS endpoint (default 4566; 0: any free one)")
+    up.add_argument(
+        "--project-root",
+        type=Path,
+        metavar="DIR",
+        help="the folder holding template.yaml (default: this folder or the nearest parent with one)",
+    )
+    up.set_defaults(handler=run_local_up)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def run_manifest_schema(args: argparse.Namespace) -> int:
+    from fmops.manifest import manifest_json_schema
+
+    text = json.dumps(manifest_json_schema(), indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write {args.output}: {error.strerror or error}") from error
+    print(f"wrote the manifest JSON Schema to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    from fmops_cli.config import find_local_outputs, resolve
+    from fmops_cli.progress import Progress
+    from fmops_cli.submit import Existing, describe_plan, plan_submission, submit
+
+    progress = Progress()
+    plan = plan_submission(
+        args.directory,
+        model_card=args.model_card,
+        group=args.group,
+        version=args.version,
+        submitter_id=args.submitter_id,
+        submitter_email=args.submitter_email,
+        progress=progress,
+    )
+
+    if args.dry_run:
+        # Offline on purpose: name the bucket if it is known without asking AWS.
+        local = None if args.bucket or args.stack else find_local_outputs()
+        bucket = args.bucket or (local.values.get("ArtifactBucketName") if local else None)
+        # The summary is for people (stderr); stdout is exactly the manifest, so `> manifest.json` keeps it.
+        print(
+            f"Dry run: {plan.version_id} is valid; nothing was uploaded. Its manifest (from {plan.model_card}) "
+            f"is on stdout.\nWould upload {len(plan.artifacts)} artifact(s), then manifest.json, to "
+            f"{describe_plan(plan, bucket)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        _write_bytes(plan.manifest.body)
+        return EXIT_OK
+
+    resolved = resolve(
+        wanted={"ArtifactBucketName": args.bucket},
+        optional={"CatalogTableName": args.catalog_table},
+        stack=args.stack,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+    bucket = resolved["ArtifactBucketName"]
+    catalog = _catalog(resolved.connection, resolved.get("CatalogTableName"))
+    outcome = submit(plan, resolved.connection.client("s3"), bucket, catalog, progress)
+
+    next_step = f"fmops status {plan.version_id}{_status_flags(args, resolved)} --wait-for Registered"
+    if outcome.existing == Existing.IDENTICAL:
+        print(f"{plan.version_id} was already submitted with identical content: nothing to upload.")
+        print(f"Next: {next_step}")
+        return EXIT_OK
+    replaced = outcome.existing == Existing.REPLACES_REJECTED
+    verb = "Resubmitted (replacing the manifest intake Rejected)" if replaced else "Submitted"
+    print(f"{verb} {plan.version_id} to {describe_plan(plan, bucket)}")
+    print("Intake now checks every artifact's size and sha256 and registers the version in the model registry.")
+    print(f"Next: {next_step}")
+    return EXIT_OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from fmops.adapters.dynamodb import DynamoAuditLog
+    from fmops.statuses import VersionStatus
+    from fmops_cli.config import resolve
+    from fmops_cli.status import VersionView, WaitOutcome, fetch, parse_version_id, render_text, to_document, wait_for
+
+    version_id = parse_version_id(args.version_id)
+    resolved = resolve(
+        wanted={"CatalogTableName": args.catalog_table, "AuditTableName": args.audit_table},
+        stack=args.stack,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+    dynamodb = resolved.connection.client("dynamodb")
+    catalog = _catalog(resolved.connection, resolved["CatalogTableName"], dynamodb)
+    audit_log = DynamoAuditLog(resolved["AuditTableName"], dynamodb=dynamodb)
+
+    def poll() -> VersionView:
+        return fetch(version_id, catalog, audit_log)
+
+    def show(view: VersionView) -> None:
+        current = view.status.value if view.status else "not recorded yet"
+        print(f"{version_id}: {current} (waiting for {args.wait_for})", file=sys.stderr)
+
+    outcome: WaitOutcome | None = None
+    if args.wait_for:
+        view, outcome = wait_for(poll, VersionStatus(args.wait_for), args.timeout, args.interval, on_change=show)
+    else:
+        view = poll()
+
+    if not view.found and outcome is not WaitOutcome.TIMED_OUT:
+        raise CliError(
+            f"no model version {version_id} is known",
+            hint="check the name (GROUP/VERSION, case-sensitive) and the tables in use; a version that was just "
+            "submitted appears within seconds, try --wait-for Received",
+        )
+    if args.json:
+        print(json.dumps(to_document(view), indent=2))
+    elif view.found:
+        print(render_text(view))
+
+    if outcome is WaitOutcome.TIMED_OUT:
+        current = view.status.value if view.status else "no record"
+        message = f"{version_id} did not reach {args.wait_for} within {args.timeout:g}s (it is {current})"
+        return _report(message, None, EXIT_TIMEOUT)
+    if outcome is WaitOutcome.STOPPED:
+        status = view.status.value if view.status else "?"
+        return _report(f"{version_id} is {status}, so it will not reach {args.wait_for}", None, EXIT_FAILURE)
+    return EXIT_OK
+
+
+def run_local_up(args: argparse.Namespace) -> int:
+    from fmops_cli.config import find_project_root
+
+    root = args.project_root or find_project_root()
+    if root is None or not (root / "template.yaml").is_file():
+        raise InputError(
+            f"no template.yaml in {root or 'this folder or its parents'}",
+            hint="run fmops local up in the fmops project folder, or pass --project-root DIR",
+        )
+    try:
+        from fmops_local import run_foreground
+    except ImportError as error:
+        raise CliError(
+            f"the local cloud is not installed ({error})",
+            hint="install fmops with its development extras, e.g. pip install -e '.[dev]' in the project folder",
+        ) from error
+    run_foreground(root.resolve(), args.port)
+    return EXIT_OK
+
+
+def _write_bytes(data: bytes) -> None:
+    """Write bytes to stdout unchanged (whatever the terminal's encoding), e.g. the manifest of a dry run."""
+    sys.stdout.flush()
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        binary.write(data)
+        binary.flush()
+
+
+def _catalog(connection: Any, table: str | None, dynamodb: Any = None) -> Any:
+    from fmops.adapters.dynamodb import DynamoCatalog
+
+    if not table:
+        return None
+    return DynamoCatalog(table, dynamodb=dynamodb or connection.client("dynamodb"))
+
+
+def _status_flags(args: argparse.Namespace, resolved: Any) -> str:
+    """Flags `fmops status` needs to find the same control plane as this submit."""
+    flags = []
+    for name in ("stack", "profile", "region", "endpoint_url"):
+        value = getattr(args, name)
+        if value:
+            flags.append(f"--{name.replace('_', '-')} {value}")
+    if not args.stack and resolved.local is None:
+        flags.append(f"--catalog-table {args.catalog_table or 'TABLE'} --audit-table TABLE")
+    return "".join(f" {flag}" for flag in flags)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""`fmops status`: a version's current state (catalog) and its story (audit trail), for people and scripts."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from fmops.audit import timeline as in_time_order
+from fmops.manifest import Problem
+from fmops.records import AuditRecord, CatalogRecord
+from fmops.statuses import ALLOWED_TRANSITIONS, VersionStatus
+from fmops_cli.errors import InputError
+from fmops_cli.manifests import format_problem
+
+STATUS_DOCUMENT_VERSION = "1"
+# Statuses a version does not leave by itself: waiting for anything else stops here.
+TERMINAL_STATUSES = frozenset({VersionStatus.REJECTED})
+_LABEL_WIDTH = 17
+
+
+class CatalogReader(Protocol):
+    def get(self, version_id: str) -> CatalogRecord | None: ...
+
+
+class AuditReader(Protocol):
+    def for_version(self, version_id: str) -> list[AuditRecord]: ...
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """What fmops knows about one version: its catalog record (None if none) and its audit records in time order."""
+
+    version_id: str
+    record: CatalogRecord | None
+    timeline: tuple[AuditRecord, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.record is not None or bool(self.timeline)
+
+    @property
+    def status(self) -> VersionStatus | None:
+        return self.record.status if self.record is not None else None
+
+
+def parse_version_id(text: str) -> str:
+    """`<group>/<version>` as typed by the user; an error that shows the expected form otherwise."""
+    group, slash, version = text.strip().strip("/").partition("/")
+    if not slash or not group or not version or "/" in version:
+        raise InputError(
+            f"{text!r} is not a version id",
+            hint="write it as <model-group>/<version>, e.g. fmops status sentiment-classifier/1.0.0",
+        )
+    return f"{group}/{version}"
+
+
+def fetch(version_id: str, catalog: CatalogReader, audit_log: AuditReader) -> VersionView:
+    return VersionView(version_id, catalog.get(version_id), tuple(in_time_order(audit_log.for_version(version_id))))
+
+
+# ------------------------------------------------------------------ text
+
+
+def render_text(view: VersionView) -> str:
+    """The human view printed by `fmops status` (and by the demo)."""
+    lines = [view.version_id]
+    record = view.record
+    if record is None:
+        lines.append(_row("status", "unknown: no catalog record (only audit records)"))
+    else:
+        lines.append(_row("status", record.status.value))
+        if record.reasons:
+            lines.extend(_rows("reasons", [format_problem(reason) for reason in record.reasons]))
+        if record.kind:
+            lines.append(_row("kind", record.kind + (f", risk tier {record.risk_tier}" if record.risk_tier else "")))
+        if record.submitter:
+            lines.append(_row("submitted by", record.submitter))
+        lines.append(_row("manifest", record.manifest_uri))
+        lines.append(_row("manifest sha256", record.manifest_sha256))
+        no_package = "none" if record.status in TERMINAL_STATUSES else "none yet"
+        lines.append(_row("model package", record.model_package_arn or no_package))
+        if record.execution_name:
+            lines.append(_row("promotion", record.execution_name))
+        lines.append(_row("created", format_time(record.created_at)))
+        lines.append(_row("updated", format_time(record.updated_at)))
+
+    count = len(view.timeline)
+    lines.append("")
+    lines.append(f"Timeline ({count} audit record{'s' if count != 1 else ''})")
+    if not view.timeline:
+        lines.append("  (none yet: the audit writer records each event shortly after it happens)")
+    for entry in view.timeline:
+        lines.append(f"  {format_time(entry.occurred_at)}  {entry.detail_type}  by {entry.actor}")
+        lines.extend(f"      {fact}" for fact in key_facts(entry))
+    return "\n".join(lines)
+
+
+def key_facts(entry: AuditRecord) -> list[str]:
+    """The few facts of an audit record worth a line each, by detail-type; other events show their scalars."""
+    summarize = _FACT_SUMMARIES.get(entry.detail_type, _generic_facts)
+    return summarize(entry.facts)
+
+
+def _registered(facts: Mapping[str, Any]) -> list[str]:
+    return [
+        f"model package {facts.get('model_package_arn')}",
+        f"{facts.get('kind')}, risk tier {facts.get('risk_tier')}",
+        f"manifest sha256 {facts.get('manifest_sha256')}",
+    ]
+
+
+def _rejected(facts: Mapping[str, Any]) -> list[str]:
+    return [format_problem(Problem.model_validate(reason)) for reason in facts.get("reasons", [])]
+
+
+def _refused(facts: Mapping[str, Any]) -> list[str]:
+    return [str(facts.get("reason")), f"refused manifest sha256 {facts.get('manifest_sha256')}"]
+
+
+def _promotion_started(facts: Mapping[str, Any]) -> list[str]:
+    return [f"execution {facts.get('execution_name')}"]
+
+
+def _generic_facts(facts: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for key, value in facts.items():
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+        lines.append(f"{key}: {text if len(text) <= 120 else text[:119] + '…'}")
+    return lines
+
+
+_FACT_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
+    "Model Version Registered": _registered,
+    "Model Version Rejected": _rejected,
+    "Model Version Upload Refused": _refused,
+    "Model Version Promotion Started": _promotion_started,
+}
+
+
+def format_time(moment: datetime) -> str:
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc.strftime("%Y-%m-%d %H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _row(label: str, value: str) -> str:
+    return f"  {label:<{_LABEL_WIDTH}}{value}"
+
+
+def _rows(label: str, values: list[str]) -> list[str]:
+    return [_row(label if index == 0 else "", value) for index, value in enumerate(values)]
+
+
+# ------------------------------------------------------------------ json
+
+
+def to_document(view: VersionView) -> dict[str, Any]:
+    """The stable machine-readable form (`fmops status --json`). Fields are added, never renamed or removed."""
+    record = view.record
+    group, _, version = view.version_id.partition("/")
+    return {
+        "schema_version": STATUS_DOCUMENT_VERSION,
+        "version_id": view.version_id,
+        "model_group": record.model_group if record else group,
+        "version": record.version if record else version,
+        "found": view.found,
+        "status": record.status.value if record else None,
+        "kind": record.kind if record else None,
+        "risk_tier": record.risk_tier if record else None,
+        "submitter": record.submitter if record else None,
+        "manifest_uri": record.manifest_uri if record else None,
+        "manifest_sha256": record.manifest_sha256 if record else None,
+        "model_package_arn": record.model_package_arn if record else None,
+        "execution_name": record.execution_name if record else None,
+        "created_at": _iso(record.created_at) if record else None,
+        "updated_at": _iso(record.updated_at) if record else None,
+        "reasons": [reason.model_dump(mode="json") for reason in record.reasons] if record else [],
+        "timeline": [
+            {
+                "occurred_at": _iso(entry.occurred_at),
+                "recorded_at": _iso(entry.recorded_at),
+                "detail_type": entry.detail_type,
+                "actor": entry.actor,
+                "event_id": entry.event_id,
+                "source": entry.source,
+                "facts": entry.facts,
+            }
+            for entry in view.timeline
+        ],
+    }
+
+
+def _iso(moment: datetime) -> str:
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ------------------------------------------------------------------ waiting
+
+
+class WaitOutcome(StrEnum):
+    REACHED = "reached"
+    STOPPED = "stopped"  # a terminal status other than the one waited for (e.g. Rejected)
+    TIMED_OUT = "timed-out"
+
+
+def has_reached(status: VersionStatus, target: VersionStatus) -> bool:
+    """True if `status` is `target` or lies beyond it in the lifecycle (PendingEvaluation is past Registered)."""
+    frontier, seen = [target], {target}
+    while frontier:
+        current = frontier.pop()
+        if current == status:
+            return True
+        if current in TERMINAL_STATUSES:
+            continue  # Rejected -> Received is a new attempt, not progress
+        for following in ALLOWED_TRANSITIONS[current] - seen:
+            seen.add(following)
+            frontier.append(following)
+    return False
+
+
+def wait_for(
+    poll: Callable[[], VersionView],
+    target: VersionStatus,
+    timeout: float,
+    interval: float = 1.0,
+    on_change: Callable[[VersionView], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[VersionView, WaitOutcome]:
+    """Poll until the version reaches `target` (or beyond), stops in a terminal status, or `timeout` seconds pass."""
+    deadline = clock() + timeout
+    last_status: object = object()
+    while True:
+        view = poll()
+        if view.status != last_status and on_change is not None:
+            on_change(view)
+        last_status = view.status
+        if view.status is not None:
+            if has_reached(view.status, target):
+                return view, WaitOutcome.REACHED
+            if view.status in TERMINAL_STATUSES:
+                return view, WaitOutcome.STOPPED
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return view, WaitOutcome.TIMED_OUT
+        sleep(min(interval, remaining))

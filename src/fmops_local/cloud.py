@@ -1,0 +1,249 @@
+"""LocalCloud: template.yaml running on moto, with real handlers, on one machine, without Docker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+import boto3
+
+from fmops_local import events, sagemaker_events, stepfunctions
+from fmops_local import template as sam_template
+from fmops_local.api import ApiServer
+from fmops_local.deploy import Deployer, Deployment
+from fmops_local.destinations import Destinations
+from fmops_local.lambda_runtime import Invocation, LambdaRuntime, install_invoke_hook
+from fmops_local.patching import Patcher
+from fmops_local.server import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, MotoServer, new_session
+from fmops_local.workers import sandbox_environment
+
+LOG = logging.getLogger(__name__)
+
+# moto's backends are module globals: two local clouds in one process would share them.
+_ACTIVE = threading.Lock()
+
+
+class LocalCloud:
+    """Deploys template.yaml into an in-process moto server and runs its functions in warm worker processes.
+
+    >>> with LocalCloud(project_root=Path("."), port=0) as cloud:
+    ...     s3 = cloud.session().client("s3", endpoint_url=cloud.endpoint_url)
+    """
+
+    def __init__(
+        self,
+        project_root: Path,
+        port: int = 4566,
+        state_dir: Path = Path(".fmops/local"),
+        *,
+        template: Path = Path("template.yaml"),
+        stack_name: str = "fmops",
+        parameter_overrides: dict[str, str] | None = None,
+        api_port: int | None = None,
+        retry_delay_s: float = 1.0,
+    ) -> None:
+        """
+        state_dir and template are relative to project_root unless absolute.
+        api_port defaults to port + 1 (any free port when port is 0).
+        retry_delay_s is the first backoff of asynchronous retries (AWS: about a minute), doubled each retry.
+        """
+        self.project_root = project_root.resolve()
+        self.state_dir = self.project_root / state_dir
+        self._template_path = self.project_root / template
+        self._stack_name = stack_name
+        self._parameter_overrides = dict(parameter_overrides or {})
+        self._api_port = api_port if api_port is not None else (port + 1 if port else 0)
+        self._retry_delay_s = retry_delay_s
+        self._server = MotoServer(port)
+        self._patcher = Patcher()
+        self._runtime: LambdaRuntime | None = None
+        self._api: ApiServer | None = None
+        self._deployment: Deployment | None = None
+        self._outputs: dict[str, Any] = {}
+        self._owns_process = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if not _ACTIVE.acquire(blocking=False):
+            raise RuntimeError("another LocalCloud is running in this process (moto's state is process-wide)")
+        self._owns_process = True
+        try:
+            started = time.perf_counter()
+            self._server.start()
+            template = sam_template.load(self._template_path, self._parameter_overrides, REGION)
+            session = self.session()
+            self._deployment = Deployer(
+                template, session, self.endpoint_url, self._stack_name, REGION, ACCOUNT_ID
+            ).deploy()
+            self._install_runtime(session)
+            if template.routes:
+                assert self._runtime is not None
+                self._api = ApiServer(
+                    template.routes, self._deployment.functions, self._runtime, self._api_port, ACCOUNT_ID
+                )
+                self._api.start()
+            self._outputs = self._resolve_outputs()
+            self._write_outputs()
+            LOG.info("local cloud ready endpoint=%s seconds=%.1f", self.endpoint_url, time.perf_counter() - started)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if not self._owns_process:
+            return
+        try:
+            if self._api is not None:
+                self._api.stop()
+                self._api = None
+            if self._runtime is not None:
+                self._runtime.stop()
+                self._runtime = None
+            self._patcher.restore()
+            self._server.stop()
+            # Present only while the local cloud runs: a stale endpoint would mislead the CLI.
+            (self.state_dir / "outputs.json").unlink(missing_ok=True)
+        finally:
+            self._owns_process = False
+            _ACTIVE.release()
+
+    def _install_runtime(self, session: boto3.Session) -> None:
+        assert self._deployment is not None
+        destinations = Destinations(session, self.endpoint_url)
+        functions = self._deployment.functions
+        environments = {
+            logical_id: sandbox_environment(spec, self.endpoint_url, REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+            for logical_id, spec in functions.items()
+        }
+        self._runtime = LambdaRuntime(
+            functions, environments, self.state_dir / "logs", destinations, self._retry_delay_s
+        )
+        install_invoke_hook(self._patcher, self._runtime)
+        events.install_event_delivery(
+            self._patcher, events.TargetDelivery(self._runtime, destinations, session, self.endpoint_url)
+        )
+        stepfunctions.install_execution_names(self._patcher)
+        sagemaker_events.install(self._patcher)
+
+    def _resolve_outputs(self) -> dict[str, Any]:
+        assert self._deployment is not None
+        outputs = dict(self._deployment.outputs)
+        outputs["AwsEndpointUrl"] = self.endpoint_url
+        outputs["AwsRegion"] = REGION
+        if self._api is not None:
+            outputs["ApiBaseUrl"] = self._api.base_url
+            outputs = {key: self._local_api_url(value) for key, value in outputs.items()}
+        return outputs
+
+    def _local_api_url(self, value: Any) -> Any:
+        """https://<api id>.execute-api.<region>.amazonaws.com/<stage>/... -> the local API server's URL."""
+        assert self._deployment is not None and self._api is not None
+        if not isinstance(value, str):
+            return value
+        resources = self._deployment.resources.values()
+        api_ids = [r.ref for r in resources if r.type in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api")]
+        stages = [r.attributes["StageName"] for r in resources if "StageName" in r.attributes]
+        for api_id in api_ids:
+            stage = "|".join(re.escape(name) for name in stages)
+            pattern = rf"https://{re.escape(api_id)}\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:/(?:{stage})(?=/|$))?"
+            value = re.sub(pattern, self._api.base_url, value)
+        return value
+
+    def _write_outputs(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "outputs.json").write_text(json.dumps(self._outputs, indent=2, sort_keys=True) + "\n")
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def endpoint_url(self) -> str:
+        return self._server.endpoint_url
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The template's Outputs, resolved, plus AwsEndpointUrl, AwsRegion and ApiBaseUrl (when there are routes)."""
+        return dict(self._outputs)
+
+    def session(self) -> boto3.Session:
+        """A boto3 session with the local cloud's fake credentials and region; pass endpoint_url to its clients."""
+        return new_session()
+
+    def ref(self, logical_id: str) -> Any:
+        """What {"Ref": logical_id} resolved to (a physical name, ARN or URL)."""
+        return self._require_deployment().resources[logical_id].ref
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        return self._require_deployment().resources[logical_id].attributes[attribute]
+
+    def invocations(self, function_logical_id: str) -> list[Invocation]:
+        """Every invocation of the function so far (cold starts, durations, errors, retries)."""
+        return self._require_runtime().invocations(function_logical_id)
+
+    def wait_until_idle(self, timeout: float = 60) -> None:
+        """Block until no async invocation is queued, running or waiting for a retry and no execution is RUNNING.
+
+        Executions parked on a task token count as idle: only an outside
+        SendTaskSuccess/Failure can move them. Raises TimeoutError naming what is still busy.
+        """
+        runtime = self._require_runtime()
+        deadline = time.monotonic() + timeout
+        quiet_polls = 0
+        while True:
+            busy = runtime.busy() + stepfunctions.busy_executions(ACCOUNT_ID, REGION)
+            # Two quiet polls in a row: a handler's last put_events may still be on its way.
+            quiet_polls = 0 if busy else quiet_polls + 1
+            if quiet_polls >= 2:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"local cloud still busy after {timeout}s: " + "; ".join(busy))
+            time.sleep(0.05)
+
+    def _require_runtime(self) -> LambdaRuntime:
+        if self._runtime is None:
+            raise RuntimeError("the local cloud is not running")
+        return self._runtime
+
+    def _require_deployment(self) -> Deployment:
+        if self._deployment is None:
+            raise RuntimeError("the local cloud is not running")
+        return self._deployment
+
+
+def run_foreground(project_root: Path, port: int = 4566) -> None:
+    """`fmops local up`: start the local cloud, print its outputs, run until Ctrl-C (or SIGTERM)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with LocalCloud(project_root=project_root, port=port) as cloud:
+            print(json.dumps(cloud.outputs, indent=2, sort_keys=True))
+            print(f"Outputs written to {cloud.state_dir / 'outputs.json'}")
+            print("Local cloud ready (Ctrl-C stops it)", flush=True)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+            print("Stopping the local cloud...", flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,64 @@
+"""Step Functions: what the local cloud adds to moto's interpreter (enabled by server.py's config).
+
+moto's interpreter already calls Lambda through the Invoke API (so tasks reach
+the workers via lambda_runtime's hook) and maps a Lambda FunctionError to the
+state error like AWS: Error = the payload's errorType, Cause = the payload
+(StateTaskServiceLambda._from_error), so Retry/Catch on exception class names
+work unchanged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
+
+from fmops_local.patching import Patcher
+
+
+def install_execution_names(patcher: Patcher) -> None:
+    """StartExecution without a name gets a UUID, as in AWS.
+
+    Wraps moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution
+    (moto 5.2.5), which would name every such execution "None" and then treat
+    the second one as a duplicate of the first.
+    """
+
+    def make(original: Any) -> Any:
+        def start_execution(
+            backend: StepFunctionsParserBackend,
+            state_machine_arn: str,
+            name: str | None = None,
+            execution_input: str | None = None,
+            trace_header: str | None = None,
+        ) -> Any:
+            return original(backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+        return start_execution
+
+    patcher.wrap(StepFunctionsParserBackend, "start_execution", make)
+
+
+def busy_executions(account_id: str, region: str) -> list[str]:
+    """RUNNING executions, except those parked on a task token.
+
+    An execution waiting for a callback (an evaluator, a human approval) only
+    moves when someone outside calls SendTaskSuccess/Failure, so waiting for it
+    to finish would never end.
+    """
+    backend = stepfunctions_parser_backends[account_id][region]
+    busy = []
+    for execution in backend._get_executions(ExecutionStatus.RUNNING):
+        if not _waits_for_callback(execution):
+            busy.append(f"execution {execution.execution_arn} is RUNNING")
+    return busy
+
+
+def _waits_for_callback(execution: Any) -> bool:
+    worker = execution.exec_worker
+    if worker is None:
+        return False
+    pool = worker.env.callback_pool_manager._pool
+    return any(endpoint.get_outcome() is None for endpoint in list(pool.values()))

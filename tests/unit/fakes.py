@@ -1,0 +1,128 @@
+"""In-memory implementations of fmops.ports, with the same conditional semantics as the adapters."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from fmops.errors import ConcurrentModification
+from fmops.events import FmopsEventDetail, PromotionInput
+from fmops.manifest import Manifest
+from fmops.records import AuditRecord, CatalogRecord
+from fmops.statuses import VersionStatus, check_transition
+
+
+@dataclass
+class FixedClock:
+    moment: datetime = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, delta: timedelta) -> None:
+        self.moment += delta
+
+
+@dataclass
+class InMemoryArtifactStore:
+    objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    hashed: list[str] = field(default_factory=list)
+
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        self.objects[(bucket, key)] = body
+
+    def read(self, bucket: str, key: str, max_bytes: int) -> bytes:
+        return self.objects[(bucket, key)][: max_bytes + 1]
+
+    def size_of(self, bucket: str, key: str) -> int | None:
+        body = self.objects.get((bucket, key))
+        return None if body is None else len(body)
+
+    def sha256_of(self, bucket: str, key: str) -> str:
+        self.hashed.append(key)
+        return hashlib.sha256(self.objects[(bucket, key)]).hexdigest()
+
+
+@dataclass
+class FakeRegistry:
+    groups: set[str] = field(default_factory=set)
+    packages: dict[str, str] = field(default_factory=dict)  # arn -> version_id
+
+    def ensure_group(self, group: str, description: str) -> None:
+        self.groups.add(group)
+
+    def find_package(self, group: str, version_id: str) -> str | None:
+        return next((arn for arn, vid in self.packages.items() if vid == version_id), None)
+
+    def create_package(self, manifest: Manifest, manifest_uri: str, manifest_sha256: str) -> str:
+        assert manifest.model_group in self.groups, "package created before its group"
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{manifest.model_group}/{len(self.packages) + 1}"
+        self.packages[arn] = manifest.version_id
+        return arn
+
+
+@dataclass
+class InMemoryCatalog:
+    records: dict[str, CatalogRecord] = field(default_factory=dict)
+
+    def get(self, version_id: str) -> CatalogRecord | None:
+        return self.records.get(version_id)
+
+    def claim(self, record: CatalogRecord, replacing: CatalogRecord | None) -> CatalogRecord:
+        return self._put_next(record, replacing)
+
+    def transition(
+        self, record: CatalogRecord, target: VersionStatus, at: datetime, **changes: object
+    ) -> CatalogRecord:
+        check_transition(record.status, target)
+        updated = record.model_copy(update={**changes, "status": target, "updated_at": at, "lease_until": None})
+        return self._put_next(CatalogRecord.model_validate(updated.model_dump()), record)
+
+    def mark_announced(self, version_id: str) -> None:
+        current = self.records[version_id]
+        self.records[version_id] = current.model_copy(update={"announced": True, "revision": current.revision + 1})
+
+    def _put_next(self, record: CatalogRecord, replacing: CatalogRecord | None) -> CatalogRecord:
+        current = self.records.get(record.version_id)
+        expected_revision = None if replacing is None else replacing.revision
+        if (None if current is None else current.revision) != expected_revision:
+            raise ConcurrentModification(record.version_id)
+        stored = record.model_copy(update={"revision": (expected_revision or 0) + 1})
+        self.records[record.version_id] = stored
+        return stored
+
+
+@dataclass
+class RecordingBus:
+    published: list[FmopsEventDetail] = field(default_factory=list)
+
+    def publish(self, detail: FmopsEventDetail) -> None:
+        self.published.append(detail)
+
+    def of_type(self, detail_type: str) -> list[FmopsEventDetail]:
+        return [event for event in self.published if event.detail_type == detail_type]
+
+
+@dataclass
+class FakeWorkflow:
+    """Like Step Functions: a second start with the same name is refused, so it changes nothing."""
+
+    executions: dict[str, PromotionInput] = field(default_factory=dict)
+    start_calls: int = 0
+
+    def start_promotion(self, promotion: PromotionInput) -> None:
+        self.start_calls += 1
+        self.executions.setdefault(promotion.execution_name, promotion)
+
+
+@dataclass
+class InMemoryAuditLog:
+    records: dict[tuple[str, str], AuditRecord] = field(default_factory=dict)
+
+    def append(self, record: AuditRecord) -> bool:
+        key = (record.version_id, record.event_id)
+        if key in self.records:
+            return False
+        self.records[key] = record
+        return True

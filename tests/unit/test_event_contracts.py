@@ -1,0 +1,44 @@
+"""Every sample under events/ is a valid instance of its contract, and every contract has a sample."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fmops.events import FMOPS_EVENTS, FmopsEnvelope, ManifestUploaded, PromotionInput
+
+EVENTS = Path(__file__).parents[2] / "events"
+
+
+def load(name: str) -> dict[str, object]:
+    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+
+
+def fmops_samples() -> list[Path]:
+    return sorted(EVENTS.glob("fmops_*.json"))
+
+
+@pytest.mark.parametrize("sample", fmops_samples(), ids=lambda path: path.name)
+def test_each_fmops_sample_matches_the_schema_of_its_detail_type(sample: Path) -> None:
+    envelope = FmopsEnvelope.model_validate(json.loads(sample.read_text()))
+
+    detail = FMOPS_EVENTS[envelope.detail_type].model_validate(envelope.detail)
+
+    assert detail.correlation_id == detail.version_id
+
+
+def test_every_fmops_detail_type_has_a_sample() -> None:
+    sampled = {json.loads(path.read_text())["detail-type"] for path in fmops_samples()}
+
+    assert sampled == set(FMOPS_EVENTS)
+
+
+def test_the_s3_sample_is_the_shape_intake_parses() -> None:
+    event = ManifestUploaded.model_validate(load("s3_manifest_object_created.json"))
+
+    assert event.detail.object.key == "models/sentiment/1.0.0/manifest.json"
+    assert event.detail.bucket.name.startswith("fmops-artifacts")
+
+
+def test_the_promotion_input_sample_parses() -> None:
+    assert PromotionInput.model_validate(load("promotion_execution_input.json")).execution_name == "sentiment_1.0.0"
