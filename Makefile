@@ -81,7 +81,7 @@ lock: ## Re-resolve requirements/dev.txt and scan.txt from their .in files
 
 # ------------------------------------------------------------------------------ checks
 .PHONY: test
-test: install ## Install, then lint, typecheck and run every test (template checks and sam build included)
+test: install scan-install ## Install, then lint, typecheck and run every test (template and security checks, sam build included)
 	@failed=""; \
 	for step in lint typecheck pytest; do \
 		$(MAKE) $$step || failed="$$failed $$step"; \
@@ -104,9 +104,10 @@ typecheck: install ## mypy on the runtime, the functions and the developer tools
 	$(call section,"typecheck (mypy)")
 	$(BIN)/mypy layers/fmops/fmops functions src
 
-# All of tests/, the template checks in tests/template included (they run cfn-lint, sam validate and sam build).
+# All of tests/: the template checks in tests/template (cfn-lint with the serverless rules, sam validate,
+# sam build) and the security checks in tests/security (checkov and detect-secrets from .venv-scan).
 .PHONY: pytest
-pytest: install ## pytest only; pass options in ARGS, e.g. make pytest ARGS="tests/unit -k intake"
+pytest: install scan-install ## pytest only; pass options in ARGS, e.g. make pytest ARGS="tests/unit -k intake"
 	$(call section,"tests (pytest)")
 	$(need_py312)
 	$(with_py312) $(BIN)/pytest $(ARGS)
@@ -137,6 +138,21 @@ demo: install ## Run the demo on the local cloud
 	$(BIN)/python -m fmops_cli.demo
 
 # ------------------------------------------------------------------------------ security scan
+# The same checks as tests/security (which `make test` runs), as one report: checkov on the template as
+# written and as expanded by the SAM translator, the IAM/environment/API checks, the secrets scan.
+.PHONY: scan
+scan: install scan-install ## Security report: checkov (raw + expanded), IAM and API checks, secrets scan
+	$(call section,"security scan")
+	$(BIN)/python -m fmops_security
+
+# After a reviewed false positive (or a moved one): rescan into .secrets.baseline, then mark each new
+# entry in the audit ("n" = not a secret). tests/security fails on entries nobody has marked.
+.PHONY: secrets-baseline
+secrets-baseline: scan-install ## Refresh .secrets.baseline and audit its new entries (interactive)
+	git ls-files -z --cached --others --exclude-standard | grep -zvx '.secrets.baseline' \
+		| xargs -0 $(SCAN_VENV)/bin/detect-secrets scan --baseline .secrets.baseline
+	$(SCAN_VENV)/bin/detect-secrets audit .secrets.baseline
+
 $(SCAN_INSTALLED): requirements/scan.txt
 	$(call section,"install ($(SCAN_VENV))")
 	@test -x $(SCAN_VENV)/bin/python || "$(call python_bin,$(PYTHON_VERSION))/python$(PYTHON_VERSION)" -m venv $(SCAN_VENV)
@@ -146,7 +162,7 @@ $(SCAN_INSTALLED): requirements/scan.txt
 	@touch $@
 
 .PHONY: scan-install
-scan-install: $(SCAN_INSTALLED) ## Create .venv-scan with checkov (it cannot share .venv with aws-sam-cli)
+scan-install: $(SCAN_INSTALLED) ## Create .venv-scan with checkov and detect-secrets (they cannot share .venv with aws-sam-cli)
 
 # ------------------------------------------------------------------------------ cleaning
 .PHONY: clean

@@ -154,6 +154,25 @@ def peek_dead_letters(sqs: Any, url: str, limit: int = 3) -> list[str]:
 # ------------------------------------------------------------------ the run
 
 
+def failure_evidence(sfn: Any, outputs: Mapping[str, str], logs: Path) -> list[str]:
+    """What to read when a check fails: failed promotion executions and the functions' error lines."""
+    lines = []
+    arn = outputs.get("PromotionStateMachineArn")
+    failed = sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED")["executions"] if arn else []
+    for execution in failed:
+        events = sfn.get_execution_history(executionArn=execution["executionArn"], reverseOrder=True)["events"]
+        causes = [
+            details.get("error", "") + ": " + details.get("cause", "")
+            for event in events
+            for key, details in event.items()
+            if key.endswith("FailedEventDetails")
+        ]
+        lines.append(f"execution {execution['name']} FAILED: {' | '.join(causes) or 'no cause recorded'}")
+    for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
+        lines += [f"{log.name}: {line}" for line in log.read_text(errors="replace").splitlines() if "[ERROR]" in line]
+    return lines
+
+
 def tamper(s3: Any, bucket: str, key: str) -> None:
     """Flip the last byte of an uploaded artifact: same size, different sha256, as a corrupted or altered file."""
     body = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -245,6 +264,9 @@ def run(root: Path, state_dir: Path | None = None) -> int:
             if count:
                 for body in peek_dead_letters(sqs, outputs[name]):
                     narrator.say(f"      {name}: {body}")
+        if not all(check.passed for check in checks):
+            for line in failure_evidence(connection.client("stepfunctions"), outputs, cloud.state_dir / "logs"):
+                narrator.say(f"      {line}")
 
     failed = [check for check in checks if not check.passed]
     if failed:

@@ -86,6 +86,18 @@ def load(template_path: Path, parameter_overrides: dict[str, str] | None, region
     )
 
 
+def translate(template_path: Path, parameter_overrides: dict[str, str] | None, region: str) -> dict[str, Any]:
+    """The CloudFormation that `sam deploy` would create from the template, translated offline.
+
+    Local code and definition paths become placeholder S3 locations (see `_translate`); AWS managed
+    policy names resolve from the translator's bundled map, so nothing calls AWS.
+    """
+    template_path = template_path.resolve()
+    raw = get_template_data(str(template_path))
+    cfn, _ = _translate(raw, template_path.parent, dict(parameter_overrides or {}), region)
+    return cfn
+
+
 def _local_code(stacks: list[Stack]) -> dict[str, LocalCode]:
     provider = SamFunctionProvider(stacks, use_raw_codeuri=False, ignore_code_extraction_warnings=True)
     code: dict[str, LocalCode] = {}

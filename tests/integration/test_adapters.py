@@ -1,12 +1,10 @@
 """The boto3 adapters keep the conditional semantics the domain relies on (against moto)."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from fmops.adapters.dynamodb import DynamoAuditLog, DynamoCatalog
 from fmops.adapters.s3 import S3ArtifactStore
@@ -24,16 +22,8 @@ AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield
+def aws(mocked_aws: None) -> None:
+    """Every test here runs against moto (tests/integration/conftest.py)."""
 
 
 def table(name: str, *keys: str) -> str:

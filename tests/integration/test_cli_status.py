@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from fmops.adapters.dynamodb import DynamoAuditLog, DynamoCatalog
 from fmops.manifest import Problem
@@ -43,28 +41,18 @@ STACK_TEMPLATE = {
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    with mock_aws():
-        client: Any = boto3.client("dynamodb")
-        for table, keys in (("catalog", ["version_id"]), ("audit", ["version_id", "event_id"])):
-            client.create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
-                KeySchema=[
-                    {"AttributeName": key, "KeyType": kind} for key, kind in zip(keys, ("HASH", "RANGE"), strict=False)
-                ],
-            )
-        yield client
+def dynamodb(mocked_aws: None) -> Iterator[Any]:
+    client: Any = boto3.client("dynamodb")
+    for table, keys in (("catalog", ["version_id"]), ("audit", ["version_id", "event_id"])):
+        client.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
+            KeySchema=[
+                {"AttributeName": key, "KeyType": kind} for key, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+            ],
+        )
+    yield client
 
 
 def record_version(client: Any, version_id: str, final: VersionStatus, table: str = "catalog", **changes: Any) -> None:

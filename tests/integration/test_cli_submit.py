@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from fmops.adapters.dynamodb import DynamoCatalog
 from fmops.records import CatalogRecord
@@ -39,20 +38,10 @@ LARGE = bytes(range(256)) * (9 * 1024 * 4)
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no .fmops/local/outputs.json from elsewhere
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        yield s3
+def aws(mocked_aws: None) -> Iterator[Any]:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    yield s3
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from fmops.manifest import Problem
 from fmops.records import AuditRecord, CatalogRecord
 from fmops.statuses import VersionStatus
-from fmops_cli.demo import Observation, evaluate
+from fmops_cli.demo import Observation, evaluate, failure_evidence
 from fmops_cli.status import VersionView
 
 AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -104,3 +106,31 @@ def test_a_message_in_a_dead_letter_queue_fails() -> None:
 
 def test_no_dead_letter_queue_in_the_outputs_fails() -> None:
     assert failed(observation(dead_letters={})) == ["dead-letter queues are empty"]
+
+
+class RecordedStepFunctions:
+    """The two Step Functions reads failure_evidence makes, answered from a recorded failed execution."""
+
+    def list_executions(self, stateMachineArn: str, statusFilter: str) -> dict[str, Any]:  # noqa: N803 - boto3 names
+        assert statusFilter == "FAILED"
+        return {"executions": [{"name": "g_v", "executionArn": f"{stateMachineArn}:g_v"}]}
+
+    def get_execution_history(self, executionArn: str, reverseOrder: bool) -> dict[str, Any]:  # noqa: N803
+        return {
+            "events": [
+                {"type": "ExecutionFailed", "executionFailedEventDetails": {"error": "PromotionFailed", "cause": "c"}},
+                {"type": "TaskFailed", "taskFailedEventDetails": {"error": "VersionNotFound", "cause": "g/v"}},
+            ]
+        }
+
+
+def test_a_failed_demo_shows_failed_executions_and_function_errors(tmp_path: Path) -> None:
+    # Given a failed execution and a function log with one error line among others
+    (tmp_path / "StartPromotionFunction.log").write_text("START r1\n[ERROR] VersionNotFound: g/v\nEND r1\n")
+
+    lines = failure_evidence(RecordedStepFunctions(), {"PromotionStateMachineArn": "arn:sm"}, tmp_path)
+
+    assert lines == [
+        "execution g_v FAILED: PromotionFailed: c | VersionNotFound: g/v",
+        "StartPromotionFunction.log: [ERROR] VersionNotFound: g/v",
+    ]

@@ -27,7 +27,7 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
-class DynamoCatalog:
+class _Table:
     def __init__(self, table_name: str, dynamodb: Any = None) -> None:
         self._table = table_name
         self._dynamodb = dynamodb
@@ -36,6 +36,8 @@ class DynamoCatalog:
     def db(self) -> Any:
         return self._dynamodb or client("dynamodb")
 
+
+class DynamoCatalog(_Table):
     def get(self, version_id: str) -> CatalogRecord | None:
         response = self.db.get_item(TableName=self._table, Key=to_item({"version_id": version_id}), ConsistentRead=True)
         item = response.get("Item")
@@ -80,15 +82,7 @@ class DynamoCatalog:
         return stored
 
 
-class DynamoAuditLog:
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def db(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
+class DynamoAuditLog(_Table):
     def append(self, record: AuditRecord) -> bool:
         try:
             self.db.put_item(
