@@ -57,8 +57,11 @@ def busy_executions(account_id: str, region: str) -> list[str]:
 
 
 def _waits_for_callback(execution: Any) -> bool:
+    # moto sets exec_worker and its env from the execution's own thread: while it starts or
+    # finishes either may be None. Such an execution is busy, not parked on a callback.
     worker = execution.exec_worker
-    if worker is None:
+    environment = getattr(worker, "env", None)
+    if environment is None:
         return False
-    pool = worker.env.callback_pool_manager._pool
+    pool = environment.callback_pool_manager._pool
     return any(endpoint.get_outcome() is None for endpoint in list(pool.values()))

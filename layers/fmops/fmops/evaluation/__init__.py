@@ -1,0 +1,15 @@
+"""The built-in evaluator of text-to-text models: evaluation-set reader and pure metrics."""
+
+from fmops.evaluation.dataset import EvalRow, EvaluationSetInvalid, InvalidReason, read_rows, split_lines
+from fmops.evaluation.metrics import Metric, TextMetricsAccumulator, evaluate_text_set
+
+__all__ = [
+    "EvalRow",
+    "EvaluationSetInvalid",
+    "InvalidReason",
+    "Metric",
+    "TextMetricsAccumulator",
+    "evaluate_text_set",
+    "read_rows",
+    "split_lines",
+]
