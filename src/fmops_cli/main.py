@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_manifest_command(commands)
+    _add_policy_command(commands)
     _add_submit_command(commands, aws)
     _add_status_command(commands, aws)
     _add_local_command(commands)
@@ -153,6 +154,23 @@ def _add_manifest_command(commands: Any) -> None:
     )
     schema.add_argument("-o", "--output", metavar="FILE", type=Path, help="write the schema to FILE instead of stdout")
     schema.set_defaults(handler=run_manifest_schema)
+
+
+def _add_policy_command(commands: Any) -> None:
+    policy = commands.add_parser(
+        "policy",
+        help="gate policies (policy as code)",
+        description="A gate policy sets the KPIs and model-card rules a version must meet; see policies/default.json.",
+    )
+    actions = policy.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    validate = actions.add_parser(
+        "validate",
+        help="check a policy file and print its version and hash",
+        description="Check a policy file (JSON) and list every problem with its JSON path. Exit 0 when valid, "
+        "2 when not. The printed sha256 is the one a gate decision records.",
+    )
+    validate.add_argument("file", type=Path, metavar="FILE", help="the policy file, e.g. policies/default.json")
+    validate.set_defaults(handler=run_policy_validate)
 
 
 def _add_submit_command(commands: Any, aws: argparse.ArgumentParser) -> None:
@@ -299,6 +317,28 @@ def run_manifest_schema(args: argparse.Namespace) -> int:
     except OSError as error:
         raise InputError(f"cannot write {args.output}: {error.strerror or error}") from error
     print(f"wrote the manifest JSON Schema to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_policy_validate(args: argparse.Namespace) -> int:
+    from fmops.gate.policy import PolicyInvalid, parse_policy, policy_hash
+
+    try:
+        raw = args.file.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read {args.file}: {error.strerror or error}") from error
+    try:
+        policy = parse_policy(raw)
+    except PolicyInvalid as invalid:
+        count = len(invalid.problems)
+        problems = "\n".join(f"  - {problem.path}: {problem.message}" for problem in invalid.problems)
+        raise InputError(
+            f"{args.file} is not a valid policy ({count} problem{'s' * (count != 1)}):\n{problems}"
+        ) from None
+    scope = "every model group (default)" if policy.is_default else f"model group {policy.model_group}"
+    print(f"{args.file}: valid policy {policy.policy_version} for {scope}")
+    print(f"  {len(policy.thresholds)} metric threshold(s), {len(policy.required_fields)} required field(s)")
+    print(f"  sha256 {policy_hash(raw)}")
     return EXIT_OK
 
 
