@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fmops.gate.metrics import ObservedMetric
-from fmops.gate.policy import BUILTIN_METRICS, Policy, parse_policy, policy_hash
+from fmops.gate.policy import Policy, parse_policy, policy_hash
 from fmops.manifest import Manifest
+from fmops.metrics import BUILTIN_METRICS, Metric, MetricUnit
 
 from tests.unit.builders import manifest_document
 
@@ -60,18 +60,19 @@ def manifest(**overrides: Any) -> Manifest:
     return Manifest.model_validate(manifest_document(**overrides))
 
 
-def metric(name: str, value: float, unit: str | None = None, sample_size: int = 500) -> ObservedMetric:
+def metric(name: str, value: float, unit: MetricUnit | None = None, sample_size: int = 500) -> Metric:
+    """A built-in metric as the evaluator reports it; any other name is a custom score (higher is better)."""
     spec = BUILTIN_METRICS.get(name)
-    return ObservedMetric(
+    return Metric(
         name=name,
         value=value,
-        unit=unit or (spec.unit.value if spec else "score"),
+        unit=unit or (spec.unit if spec else MetricUnit.SCORE),
         sample_size=sample_size,
         higher_is_better=spec.higher_is_better if spec else True,
     )
 
 
-def good_metrics(**values: float) -> list[ObservedMetric]:
+def good_metrics(**values: float) -> list[Metric]:
     """Metrics that pass the shipped default policy at every tier; keyword arguments replace values."""
     base = {
         "token_f1": 0.75,

@@ -1,13 +1,14 @@
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pytest
 from pydantic import ValidationError
 
+from fmops.evaluation import evaluate_text_set
 from fmops.gate.decision import GateDecision, GateInputInvalid, RuleResult, decision_table, evaluate_gate
-from fmops.gate.metrics import MetricLike
 from fmops.gate.policy import Policy, Stage
 from fmops.manifest import Manifest, RiskTier
+from fmops.metrics import Metric, MetricUnit
 
 from tests.unit.gate.builders import good_metrics, manifest, metric, policy, sha_of, shipped
 
@@ -15,8 +16,8 @@ SHA = "0" * 64
 
 
 def decide(
-    candidate: Sequence[MetricLike] | None = None,
-    champion: Sequence[MetricLike] | None = None,
+    candidate: Sequence[Metric] | None = None,
+    champion: Sequence[Metric] | None = None,
     stage: Stage = Stage.PROD,
     version: Manifest | None = None,
     rules: Policy | None = None,
@@ -275,13 +276,16 @@ def test_a_low_risk_version_gets_the_relaxed_latency_bound() -> None:
     assert latency.passed and latency.threshold == "<= 5000 (low tier)"
 
 
-def test_a_metric_reported_in_another_unit_fails_rather_than_being_misread() -> None:
-    candidate = [*good_metrics(), metric("latency_p50_ms", 0.9, unit="s")]
-    rules = policy(thresholds={"latency_p50_ms": {"max": 800}}, required_metrics=[], champion_challenger=None)
+def test_a_custom_metric_reported_in_another_unit_fails_rather_than_being_misread() -> None:
+    # Given a policy bounding a custom score, and an evaluator reporting it as a ratio
+    candidate = [*good_metrics(), metric("drift_index", 0.9, unit=MetricUnit.RATIO)]
+    rules = policy(
+        thresholds={"drift_index": {"max": 2, "unit": "score"}}, required_metrics=[], champion_challenger=None
+    )
 
-    latency = rule(decide(candidate=candidate, rules=rules), "threshold.latency_p50_ms")
+    drift = rule(decide(candidate=candidate, rules=rules), "threshold.drift_index")
 
-    assert not latency.passed and latency.reason == "reported in 's', the policy's bound is in 'ms'"
+    assert not drift.passed and drift.reason == "reported in 'ratio', the policy's bound is in 'score'"
 
 
 def test_a_range_threshold_fails_on_either_side() -> None:
@@ -394,23 +398,21 @@ def test_a_metric_reported_twice_is_refused() -> None:
         decide(candidate=[*good_metrics(), metric("token_f1", 0.1)])
 
 
-@dataclass(frozen=True)
-class EvaluationResult:
-    """Shaped like evaluation's own result type: the gate reads it through MetricLike."""
-
-    name: str
-    value: float
-    unit: str
-    sample_size: int
-    higher_is_better: bool
-
-
-def test_any_object_shaped_like_a_metric_is_accepted() -> None:
-    candidate: list[MetricLike] = [
-        EvaluationResult(m.name, m.value, m.unit, 200, m.higher_is_better) for m in good_metrics()
+def test_the_built_in_evaluator_s_metrics_meet_the_default_policy_s_bounds() -> None:
+    # Given an evaluation set the built-in evaluator scores: exact answers, fast, nothing toxic or leaked
+    rows = [
+        {"prompt": f"q{i}", "reference": "the answer is yes", "prediction": "the answer is yes", "latency_ms": 300}
+        for i in range(20)
     ]
+    metrics = evaluate_text_set((json.dumps(row) for row in rows), max_rows=100, max_line_bytes=4096)
 
-    assert decide(candidate=candidate).passed
+    # When the gate judges them under the shipped default policy
+    decision = decide(candidate=metrics)
+
+    # Then every threshold found its metric in the unit the policy expects, and passed
+    thresholds = [r for r in decision.rules if r.rule_id.startswith("threshold.")]
+    assert thresholds and all(r.passed for r in thresholds), [r.reason for r in thresholds if not r.passed]
+    assert decision.passed
 
 
 def test_the_decision_table_lists_every_rule_with_its_result() -> None:

@@ -15,41 +15,16 @@ import string
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fmops.evaluation.dataset import EvalRow, EvaluationSetInvalid, InvalidReason, read_rows
 from fmops.evaluation.lexicons import has_pii, is_refusal, is_toxic
+from fmops.metrics import Metric, builtin_metric
 
 # ROUGE-L's LCS is O(n*m) time: one pathological row of 100k tokens would run for hours.
 # Each side is cut to its first ROUGE_MAX_TOKENS tokens, so a row costs at most 2,000
 # big-integer steps on 2,000-bit integers (a few milliseconds). Ordinary answers are far
 # shorter, so the cap changes nothing for them.
 ROUGE_MAX_TOKENS = 2000
-
-Unit = Literal["ratio", "ms", "usd_per_1k_tokens"]
-
-
-class Metric(BaseModel):
-    """One computed metric. Rejects NaN and infinities, rates outside [0, 1], negative latencies and costs."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    value: float = Field(allow_inf_nan=False)
-    unit: Unit
-    sample_size: int = Field(ge=1, description="Rows the value was computed from.")
-    higher_is_better: bool
-
-    @model_validator(mode="after")
-    def _value_fits_its_unit(self) -> Metric:
-        if self.unit == "ratio" and not 0.0 <= self.value <= 1.0:
-            raise ValueError(f"metric '{self.name}' is a ratio and must lie in [0, 1], got {self.value}")
-        if self.unit != "ratio" and self.value < 0:
-            raise ValueError(f"metric '{self.name}' in {self.unit} cannot be negative, got {self.value}")
-        return self
-
 
 # ---------------------------------------------------------------------------- text similarity
 # Normalisation of the official SQuAD v1.1 evaluation script (evaluate-v1.1.py,
@@ -182,24 +157,18 @@ class TextMetricsAccumulator:
             raise EvaluationSetInvalid(InvalidReason.EMPTY, "the evaluation set has no rows")
         n = self.rows
         metrics = [
-            Metric(name="exact_match", value=self._exact / n, unit="ratio", sample_size=n, higher_is_better=True),
-            Metric(name="token_f1", value=self._f1 / n, unit="ratio", sample_size=n, higher_is_better=True),
-            Metric(name="rouge_l", value=self._rouge / n, unit="ratio", sample_size=n, higher_is_better=True),
-            Metric(name="toxicity_rate", value=self._toxic / n, unit="ratio", sample_size=n, higher_is_better=False),
-            Metric(name="pii_leak_rate", value=self._pii / n, unit="ratio", sample_size=n, higher_is_better=False),
-            Metric(name="refusal_rate", value=self._refusals / n, unit="ratio", sample_size=n, higher_is_better=False),
+            builtin_metric("exact_match", self._exact / n, n),
+            builtin_metric("token_f1", self._f1 / n, n),
+            builtin_metric("rouge_l", self._rouge / n, n),
+            builtin_metric("toxicity_rate", self._toxic / n, n),
+            builtin_metric("pii_leak_rate", self._pii / n, n),
+            builtin_metric("refusal_rate", self._refusals / n, n),
         ]
         if self._latencies:
             ordered = sorted(self._latencies)
             for percent in (50, 95):
                 metrics.append(
-                    Metric(
-                        name=f"latency_p{percent}_ms",
-                        value=nearest_rank_percentile(ordered, percent),
-                        unit="ms",
-                        sample_size=len(ordered),
-                        higher_is_better=False,
-                    )
+                    builtin_metric(f"latency_p{percent}_ms", nearest_rank_percentile(ordered, percent), len(ordered))
                 )
         total_tokens = self._input_tokens + self._output_tokens
         if price_per_1k_input_tokens is not None and price_per_1k_output_tokens is not None and total_tokens > 0:
@@ -208,15 +177,7 @@ class TextMetricsAccumulator:
             cost = (
                 self._input_tokens * price_per_1k_input_tokens + self._output_tokens * price_per_1k_output_tokens
             ) / total_tokens
-            metrics.append(
-                Metric(
-                    name="cost_per_1k_tokens_usd",
-                    value=cost,
-                    unit="usd_per_1k_tokens",
-                    sample_size=self._priced_rows,
-                    higher_is_better=False,
-                )
-            )
+            metrics.append(builtin_metric("cost_per_1k_tokens_usd", cost, self._priced_rows))
         return metrics
 
 

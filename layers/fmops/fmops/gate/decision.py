@@ -8,9 +8,7 @@ from typing import TypedDict
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fmops.errors import FmopsError
-from fmops.gate.metrics import MetricLike
 from fmops.gate.policy import (
-    BUILTIN_METRICS,
     ChampionChallenger,
     FieldRequirement,
     Policy,
@@ -21,6 +19,7 @@ from fmops.gate.policy import (
     plain,
 )
 from fmops.manifest import SHA256_PATTERN, Manifest, RiskTier
+from fmops.metrics import BUILTIN_METRICS, Metric
 
 # Free-text facts (intended use, ...) are shown shortened: the decision table is for reading.
 MAX_OBSERVED_TEXT = 60
@@ -78,8 +77,8 @@ def evaluate_gate(
     policy: Policy,
     policy_sha256: str,
     manifest: Manifest,
-    metrics: Iterable[MetricLike],
-    champion_metrics: Iterable[MetricLike] | None,
+    metrics: Iterable[Metric],
+    champion_metrics: Iterable[Metric] | None,
     stage: Stage,
 ) -> GateDecision:
     """Apply every rule of `policy` to a candidate version for promotion to `stage`.
@@ -119,8 +118,8 @@ def evaluate_gate(
     )
 
 
-def _by_name(metrics: Iterable[MetricLike], whose: str) -> dict[str, MetricLike]:
-    found: dict[str, MetricLike] = {}
+def _by_name(metrics: Iterable[Metric], whose: str) -> dict[str, Metric]:
+    found: dict[str, Metric] = {}
     for metric in metrics:
         if metric.name in found:
             raise GateInputInvalid(f"the {whose} metrics report '{metric.name}' more than once")
@@ -203,7 +202,7 @@ def _forbidden_classifications(policy: Policy, manifest: Manifest, stage: Stage)
     )
 
 
-def _required_metric(name: str, candidate: dict[str, MetricLike]) -> RuleResult:
+def _required_metric(name: str, candidate: dict[str, Metric]) -> RuleResult:
     metric = candidate.get(name)
     return RuleResult(
         rule_id=f"required_metric.{name}",
@@ -215,7 +214,7 @@ def _required_metric(name: str, candidate: dict[str, MetricLike]) -> RuleResult:
     )
 
 
-def _threshold(name: str, threshold: Threshold, tier: RiskTier, candidate: dict[str, MetricLike]) -> RuleResult:
+def _threshold(name: str, threshold: Threshold, tier: RiskTier, candidate: dict[str, Metric]) -> RuleResult:
     bound = threshold.for_tier(tier)
     resolved = bound.describe() + (f" ({tier.value} tier)" if tier in threshold.tiers else "")
     common = _Head(rule_id=f"threshold.{name}", description=f"{name} {resolved}")
@@ -226,13 +225,13 @@ def _threshold(name: str, threshold: Threshold, tier: RiskTier, candidate: dict[
         )
     spec = BUILTIN_METRICS.get(name)
     expected_unit = spec.unit if spec is not None else threshold.unit
-    if expected_unit is not None and metric.unit.strip().lower() != expected_unit.value:
+    if expected_unit is not None and metric.unit != expected_unit:
         return RuleResult(
             **common,
             observed=metric.value,
             threshold=resolved,
             passed=False,
-            reason=f"reported in '{metric.unit}', the policy's bound is in '{expected_unit.value}'",
+            reason=f"reported in '{metric.unit.value}', the policy's bound is in '{expected_unit.value}'",
         )
     passed = bound.admits(metric.value)
     return RuleResult(
@@ -246,7 +245,7 @@ def _threshold(name: str, threshold: Threshold, tier: RiskTier, candidate: dict[
 
 
 def _champion_challenger(
-    rule: ChampionChallenger, candidate: dict[str, MetricLike], champion: dict[str, MetricLike] | None
+    rule: ChampionChallenger, candidate: dict[str, Metric], champion: dict[str, Metric] | None
 ) -> RuleResult:
     name, margin = rule.primary_metric, rule.max_regression
     higher = rule.direction_higher_is_better

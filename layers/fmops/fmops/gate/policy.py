@@ -48,7 +48,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -65,13 +64,13 @@ from pydantic_core import PydanticCustomError
 
 from fmops.errors import FmopsError
 from fmops.manifest import VERSION_PATTERN, DataClassification, ModelKind, RiskTier
+from fmops.metrics import BUILTIN_METRICS, METRIC_NAME_PATTERN, NON_NEGATIVE_UNITS, MetricUnit
 
 POLICY_SCHEMA_VERSION = "1"
 MAX_POLICY_BYTES = 64 * 1024
 DEFAULT_POLICY_GROUP = "*"
 DEFAULT_POLICY_FILE = "default.json"
 
-METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 POLICY_GROUP_PATTERN = r"^(\*|[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})$"
 
 MetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN, description="Metric name, snake_case.")]
@@ -97,34 +96,6 @@ class Stage(StrEnum):
     DEV = "dev"
     PREPROD = "preprod"
     PROD = "prod"
-
-
-class MetricUnit(StrEnum):
-    RATIO = "ratio"
-    MS = "ms"
-    USD = "usd"
-    COUNT = "count"
-    SCORE = "score"
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    unit: MetricUnit
-    higher_is_better: bool
-
-
-# The metrics fmops' evaluation computes; policies may also name custom metrics.
-BUILTIN_METRICS: dict[str, MetricSpec] = {
-    "exact_match": MetricSpec(MetricUnit.RATIO, higher_is_better=True),
-    "token_f1": MetricSpec(MetricUnit.RATIO, higher_is_better=True),
-    "rouge_l": MetricSpec(MetricUnit.RATIO, higher_is_better=True),
-    "toxicity_rate": MetricSpec(MetricUnit.RATIO, higher_is_better=False),
-    "pii_leak_rate": MetricSpec(MetricUnit.RATIO, higher_is_better=False),
-    "refusal_rate": MetricSpec(MetricUnit.RATIO, higher_is_better=False),
-    "latency_p50_ms": MetricSpec(MetricUnit.MS, higher_is_better=False),
-    "latency_p95_ms": MetricSpec(MetricUnit.MS, higher_is_better=False),
-    "cost_per_1k_tokens_usd": MetricSpec(MetricUnit.USD, higher_is_better=False),
-}
 
 
 class RequiredField(StrEnum):
@@ -333,7 +304,7 @@ def _out_of_range(name: str, unit: MetricUnit | None, value: float | None) -> st
         return None
     if unit == MetricUnit.RATIO and not 0 <= value <= 1:
         return f"{name} is a ratio: bounds must lie in [0, 1], got {plain(value)}"
-    if unit in (MetricUnit.MS, MetricUnit.USD, MetricUnit.COUNT) and value < 0:
+    if unit in NON_NEGATIVE_UNITS and value < 0:
         return f"{name} is measured in '{unit.value}': bounds must be >= 0, got {plain(value)}"
     return None
 
