@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from fmops_local.intrinsics import IntrinsicError, Resolver
+from fmops_local.intrinsics import IntrinsicError, Resolver, references
 from fmops_local.template import SamTemplate
 
 LOG = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ class Deployer:
         for logical_id, definition in self._resources_cfn.items():
             depends_on = definition.get("DependsOn", [])
             dependencies = set([depends_on] if isinstance(depends_on, str) else depends_on)
-            dependencies |= _references(definition.get("Properties", {}))
+            dependencies |= references(definition.get("Properties", {}))
             graph[logical_id] = {d for d in dependencies if d in self._resources_cfn and d != logical_id}
         yield from TopologicalSorter(graph).static_order()
 
@@ -558,28 +558,6 @@ class Deployer:
                 on_success=destinations.get("OnSuccess", {}).get("Destination"),
             )
         return specs
-
-
-def _references(node: Any) -> set[str]:
-    """Logical ids a property tree points at through Ref, GetAtt or Sub."""
-    found: set[str] = set()
-    if isinstance(node, list):
-        for item in node:
-            found |= _references(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                found.add(value)
-            elif key == "Fn::GetAtt":
-                found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
-            elif key == "Fn::Sub":
-                text = value if isinstance(value, str) else value[0]
-                found |= {match.split(".")[0] for match in re.findall(r"\$\{([^!][^}]*)\}", text)}
-                if isinstance(value, list) and len(value) > 1:
-                    found |= _references(value[1])
-            else:
-                found |= _references(value)
-    return found
 
 
 def _attribute_string(value: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 NO_VALUE = object()  # AWS::NoValue: the property disappears
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+_SUB_REFERENCE = re.compile(r"\$\{([^!}][^}]*)\}")  # ${!Literal} escapes a reference
 
 
 class IntrinsicError(Exception):
@@ -123,3 +124,30 @@ class Resolver:
     @staticmethod
     def _import_value(argument: Any) -> Any:
         raise IntrinsicError("Fn::ImportValue needs another stack; the local cloud deploys one")
+
+
+def references(value: Any) -> set[str]:
+    """Every logical id or parameter a value refers to (Ref, GetAtt, ${...} in Sub), recursively.
+
+    Names bound by an Fn::Sub variable map are local to that Sub, not references."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    elif isinstance(value, dict):
+        for function, argument in value.items():
+            if function == "Ref" and isinstance(argument, str):
+                found.add(argument)
+            elif function == "Fn::GetAtt":
+                found.add(argument[0] if isinstance(argument, list) else str(argument).split(".", 1)[0])
+            elif function == "Fn::Sub":
+                template, variables = (argument[0], argument[1]) if isinstance(argument, list) else (argument, {})
+                local = set(variables) if isinstance(variables, dict) else set()
+                if isinstance(template, str):
+                    for name in _SUB_REFERENCE.findall(template):
+                        if name.split(".", 1)[0] not in local:
+                            found.add(name.split(".", 1)[0])
+                found |= references(variables)
+            else:
+                found |= references(argument)
+    return found

@@ -6,8 +6,9 @@ import json
 import re
 from typing import Any
 
+from fmops_local.intrinsics import references
 from fmops_security.findings import Finding
-from fmops_security.intrinsics import branches, references
+from fmops_security.intrinsics import branches
 
 Template = dict[str, Any]
 

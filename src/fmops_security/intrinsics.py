@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 _WHOLE_SUB = re.compile(r"^\$\{([A-Za-z0-9]+(?:\.[A-Za-z0-9.]+)?)\}$")
-_SUB_REFERENCE = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
 def branches(value: Any) -> list[Any]:
@@ -55,30 +54,3 @@ def reference_key(value: Any) -> str:
             if match:
                 return match.group(1)
     return json.dumps(value, sort_keys=True)
-
-
-def references(value: Any) -> set[str]:
-    """Every logical id or parameter a value refers to (Ref, GetAtt, ${...} in Sub), recursively."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= references(item)
-    elif isinstance(value, dict):
-        for function, argument in value.items():
-            if function == "Ref" and isinstance(argument, str):
-                found.add(argument)
-            elif function == "Fn::GetAtt":
-                target = referenced_logical_id({function: argument})
-                if target:
-                    found.add(target)
-            elif function == "Fn::Sub":
-                template, variables = (argument[0], argument[1]) if isinstance(argument, list) else (argument, {})
-                local = set(variables) if isinstance(variables, dict) else set()
-                if isinstance(template, str):
-                    for name in _SUB_REFERENCE.findall(template):
-                        if name.split(".", 1)[0] not in local:
-                            found.add(name.split(".", 1)[0])
-                found |= references(variables)
-            else:
-                found |= references(argument)
-    return found
