@@ -140,13 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_group(commands: Any, name: str, summary: str, description: str) -> Any:
+    """A command with sub-commands (`fmops NAME COMMAND`); returns where to add them."""
+    group = commands.add_parser(name, help=summary, description=description)
+    return group.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+
 def _add_manifest_command(commands: Any) -> None:
-    manifest = commands.add_parser(
+    actions = _command_group(
+        commands,
         "manifest",
-        help="the manifest format",
+        summary="the manifest format",
         description="The manifest (manifest.json) describes one model version; see docs/manifest.md.",
     )
-    actions = manifest.add_subparsers(title="commands", metavar="COMMAND", required=True)
     schema = actions.add_parser(
         "schema",
         help="print the manifest's JSON Schema",
@@ -157,12 +163,12 @@ def _add_manifest_command(commands: Any) -> None:
 
 
 def _add_policy_command(commands: Any) -> None:
-    policy = commands.add_parser(
+    actions = _command_group(
+        commands,
         "policy",
-        help="gate policies (policy as code)",
+        summary="gate policies (policy as code)",
         description="A gate policy sets the KPIs and model-card rules a version must meet; see policies/default.json.",
     )
-    actions = policy.add_subparsers(title="commands", metavar="COMMAND", required=True)
     validate = actions.add_parser(
         "validate",
         help="check a policy file and print its version and hash",
@@ -263,13 +269,13 @@ examples:
 
 
 def _add_local_command(commands: Any) -> None:
-    local = commands.add_parser(
+    actions = _command_group(
+        commands,
         "local",
-        help="the local cloud (AWS services on this machine, no account needed)",
+        summary="the local cloud (AWS services on this machine, no account needed)",
         description="The local cloud runs template.yaml on this machine: moto provides the AWS services "
         "and fmops runs the functions, rules and state machines.",
     )
-    actions = local.add_subparsers(title="commands", metavar="COMMAND", required=True)
     up = actions.add_parser(
         "up",
         help="start the local cloud in the foreground (Ctrl-C stops it)",
@@ -330,11 +336,7 @@ def run_policy_validate(args: argparse.Namespace) -> int:
     try:
         policy = parse_policy(raw)
     except PolicyInvalid as invalid:
-        count = len(invalid.problems)
-        problems = "\n".join(f"  - {problem.path}: {problem.message}" for problem in invalid.problems)
-        raise InputError(
-            f"{args.file} is not a valid policy ({count} problem{'s' * (count != 1)}):\n{problems}"
-        ) from None
+        raise InputError(f"{args.file}: {invalid}") from None
     scope = "every model group (default)" if policy.is_default else f"model group {policy.model_group}"
     print(f"{args.file}: valid policy {policy.policy_version} for {scope}")
     print(f"  {len(policy.thresholds)} metric threshold(s), {len(policy.required_fields)} required field(s)")
