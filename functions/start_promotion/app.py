@@ -7,22 +7,12 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fmops import promotion
-from fmops.adapters.dynamodb import DynamoCatalog
-from fmops.adapters.events import EventBridgeBus
-from fmops.clock import SystemClock
+from fmops.adapters import wiring
 from fmops.events import PromotionInput
-from fmops.settings import PromotionSettings, load
 
 logger = Logger()
 tracer = Tracer()
-
-
-@cache
-def deps() -> promotion.PromotionDeps:
-    settings = load(PromotionSettings)
-    return promotion.PromotionDeps(
-        catalog=DynamoCatalog(settings.catalog_table), bus=EventBridgeBus(settings.event_bus_name), clock=SystemClock()
-    )
+deps = cache(wiring.promotion_deps)  # built on first use, once per process
 
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)

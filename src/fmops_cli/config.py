@@ -32,6 +32,7 @@ FLAGS_BY_OUTPUT = {
     "ArtifactBucketName": "--bucket",
     "CatalogTableName": "--catalog-table",
     "AuditTableName": "--audit-table",
+    "PolicyBucketName": "--policy-bucket",
 }
 
 # The local cloud accepts any credentials; these are used only when none are configured.

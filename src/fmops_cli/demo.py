@@ -1,35 +1,50 @@
-"""`make demo` (python -m fmops_cli.demo): the intake flow end to end on the local cloud, unattended.
+"""`make demo` (python -m fmops_cli.demo): the governed flow up to approval, end to end on the local cloud, unattended.
 
-It starts the local cloud in this process, submits the example model version
-with the same functions `fmops submit` uses, shows it as `fmops status` does,
-submits a tampered copy that intake must reject, and then checks the outcome:
-the good version registered with a SageMaker model package and an audit trail,
-the tampered one Rejected for its sha256, and every dead-letter queue empty.
-Exit status 0 when every check passes, 1 otherwise.
+It starts the local cloud in this process and publishes the gate policies in
+policies/ as `fmops policy publish` does. Then it submits, with the same
+functions `fmops submit` uses:
+
+- the example model version: intake registers it, the built-in evaluator scores
+  its eval/golden.jsonl, the gate passes it, and it waits in PendingApproval;
+- a regressed copy whose evaluation set shows a retrained adapter echoing
+  customers' e-mail addresses (examples/evaluation-sets/sentiment-leaky.jsonl):
+  the gate fails it on threshold.pii_leak_rate and its submitter is e-mailed why;
+- a tampered copy, altered after hashing: intake rejects it for its sha256.
+
+It shows each outcome as `fmops status` and `fmops policy explain` do, then
+checks them, their model package, audit trail and e-mail, and that every
+dead-letter queue is empty. Exit status 0 when every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import textwrap
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fmops_cli.config import Connection, find_project_root
 from fmops_cli.errors import CliError
-from fmops_cli.status import VersionView, fetch, has_reached, render_text, wait_for
+from fmops_cli.status import VersionView, fetch, render_text, wait_for
 from fmops_cli.submit import SubmissionPlan, describe_plan, plan_submission, submit, upload_artifacts, upload_manifest
 
 EXAMPLE = Path("examples") / "sentiment-classifier"
+POLICIES = Path("policies")
+GOLDEN_SET = Path("eval") / "golden.jsonl"  # the example's evaluation set, as its model card names it
+LEAKY_SET = Path("examples") / "evaluation-sets" / "sentiment-leaky.jsonl"
+LEAKY_RULE = "threshold.pii_leak_rate"
 TAMPERED_ARTIFACT = "adapter_model.safetensors"
 SUBMITTER_ID, SUBMITTER_EMAIL = "demo.user", "demo.user@example.com"
 IDLE_TIMEOUT_S = 120.0
-STATUS_TIMEOUT_S = 30.0
+STATUS_TIMEOUT_S = 60.0  # intake, evaluation and gate
 DEAD_LETTER_SUFFIX = "DeadLetterQueueUrl"
-STEPS = 6
+GATE_METADATA_KEY = "fmops:gate"
+STEPS = 9
 
 
 def project_root() -> Path:
@@ -58,12 +73,31 @@ class Narrator:
 
 
 @dataclass(frozen=True)
+class ModelPackage:
+    """The SageMaker model package of a version, as far as the checks read it."""
+
+    approval_status: str | None  # moto's update_model_package drops it when the call does not name one
+    metadata: Mapping[str, str] = field(default_factory=dict)  # CustomerMetadataProperties
+
+
+@dataclass(frozen=True)
+class Mail:
+    """An e-mail the local cloud's SES accepted."""
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
 class Observation:
     """What the demo found once the local cloud was idle."""
 
     good: VersionView
-    bad: VersionView
-    good_package_status: str | None  # ModelApprovalStatus of the good version's package; None: no package
+    leaky: VersionView
+    tampered: VersionView
+    good_package: ModelPackage | None  # None: no model package found
+    leaky_mails: Sequence[Mail]  # e-mails whose subject names the leaky version
     dead_letters: Mapping[str, int]  # dead-letter queue output name -> messages in it
 
 
@@ -78,37 +112,59 @@ def evaluate(seen: Observation, tampered_path: str = TAMPERED_ARTIFACT) -> list[
     """The demo's verdict, one check per promise of the flow."""
     from fmops.statuses import VersionStatus
 
-    good_status = seen.good.status
+    good_record = seen.good.record
+    good_gate = good_record.gate if good_record else None
     good_events = {entry.detail_type for entry in seen.good.timeline}
-    bad_reasons = seen.bad.record.reasons if seen.bad.record else []
-    sha_reasons = [r for r in bad_reasons if r.code == "artifact_sha256_mismatch" and tampered_path in r.message]
-    bad_events = {entry.detail_type for entry in seen.bad.timeline}
+    metadata = seen.good_package.metadata if seen.good_package else {}
+
+    leaky_reasons = seen.leaky.record.reasons if seen.leaky.record else []
+    leaky_rule_failed = [r for r in leaky_reasons if r.code == "gate_rule_failed" and r.field == LEAKY_RULE]
+    told = [mail for mail in seen.leaky_mails if SUBMITTER_EMAIL in mail.to and LEAKY_RULE in mail.body]
+
+    tampered_reasons = seen.tampered.record.reasons if seen.tampered.record else []
+    sha_reasons = [r for r in tampered_reasons if r.code == "artifact_sha256_mismatch" and tampered_path in r.message]
+    tampered_events = {entry.detail_type for entry in seen.tampered.timeline}
+
     checks = [
         Check(
-            f"{seen.good.version_id} is Registered or further",
-            good_status is not None and has_reached(good_status, VersionStatus.REGISTERED),
-            f"status {good_status.value if good_status else 'unknown (no catalog record)'}",
+            f"{seen.good.version_id} is PendingApproval with a passed gate decision",
+            seen.good.status == VersionStatus.PENDING_APPROVAL and good_gate is not None and good_gate.decision.passed,
+            f"status {_status(seen.good)}; gate {_verdict(seen.good)}",
         ),
         Check(
-            "its SageMaker model package exists",
-            seen.good_package_status is not None,
-            f"approval status {seen.good_package_status}" if seen.good_package_status else "no model package found",
+            f"its SageMaker model package exists and carries {GATE_METADATA_KEY}=passed",
+            seen.good_package is not None and metadata.get(GATE_METADATA_KEY) == "passed",
+            f"approval status {seen.good_package.approval_status or '(not reported)'}, {GATE_METADATA_KEY}="
+            f"{metadata.get(GATE_METADATA_KEY, '(not set)')}"
+            if seen.good_package
+            else "no model package found",
         ),
         Check(
-            "its audit trail records the registration",
-            "Model Version Registered" in good_events,
+            "its audit trail records the gate decision",
+            "Model Version Gate Decided" in good_events,
             f"{len(seen.good.timeline)} audit record(s): {', '.join(sorted(good_events)) or 'none'}",
         ),
         Check(
-            f"{seen.bad.version_id} is Rejected for the tampered {tampered_path}",
-            seen.bad.status == VersionStatus.REJECTED and bool(sha_reasons),
-            f"status {seen.bad.status.value if seen.bad.status else 'unknown'}; "
-            f"reasons {', '.join(r.code for r in bad_reasons) or 'none'}",
+            f"{seen.leaky.version_id} is Rejected by the gate on {LEAKY_RULE}",
+            seen.leaky.status == VersionStatus.REJECTED and bool(leaky_rule_failed),
+            f"status {_status(seen.leaky)}; gate {_verdict(seen.leaky)}; "
+            f"reasons {', '.join(_reason(r) for r in leaky_reasons) or 'none'}",
+        ),
+        Check(
+            f"its submitter was e-mailed why, naming {LEAKY_RULE}",
+            bool(told),
+            f"{len(seen.leaky_mails)} e-mail(s) about it"
+            + (f": {told[0].subject!r} to {', '.join(told[0].to)}" if told else ""),
+        ),
+        Check(
+            f"{seen.tampered.version_id} is Rejected for the tampered {tampered_path}",
+            seen.tampered.status == VersionStatus.REJECTED and bool(sha_reasons),
+            f"status {_status(seen.tampered)}; reasons {', '.join(r.code for r in tampered_reasons) or 'none'}",
         ),
         Check(
             "its audit trail records the rejection",
-            "Model Version Rejected" in bad_events,
-            f"{len(seen.bad.timeline)} audit record(s)",
+            "Model Version Rejected" in tampered_events,
+            f"{len(seen.tampered.timeline)} audit record(s)",
         ),
     ]
     if not seen.dead_letters:
@@ -118,15 +174,39 @@ def evaluate(seen: Observation, tampered_path: str = TAMPERED_ARTIFACT) -> list[
     return checks
 
 
-def model_package_status(sagemaker: Any, arn: str | None) -> str | None:
+def _status(view: VersionView) -> str:
+    return view.status.value if view.status else "unknown (no catalog record)"
+
+
+def _verdict(view: VersionView) -> str:
+    gate = view.record.gate if view.record else None
+    if gate is None:
+        return "not decided"
+    failed = [rule.rule_id for rule in gate.decision.failed_rules]
+    return "passed" if gate.decision.passed else f"failed ({', '.join(failed) or 'no rule named'})"
+
+
+def _reason(reason: Any) -> str:
+    return f"{reason.code} [{reason.field}]" if reason.field else str(reason.code)
+
+
+def model_package(sagemaker: Any, arn: str | None) -> ModelPackage | None:
     from botocore.exceptions import ClientError
 
     if not arn:
         return None
     try:
-        return str(sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"])
+        described = sagemaker.describe_model_package(ModelPackageName=arn)
     except ClientError:
         return None
+    metadata = described.get("CustomerMetadataProperties") or {}
+    status = described.get("ModelApprovalStatus")
+    return ModelPackage(str(status) if status else None, {str(k): str(v) for k, v in metadata.items()})
+
+
+def mails_about(version_id: str, sent: Sequence[Any]) -> list[Mail]:
+    """The e-mails whose subject names `version_id` as a word (demo-X-leaky must not match demo-X)."""
+    return [Mail(tuple(mail.to), mail.subject, mail.body) for mail in sent if version_id in mail.subject.split()]
 
 
 def dead_letter_counts(sqs: Any, outputs: Mapping[str, str]) -> dict[str, int]:
@@ -180,10 +260,19 @@ def tamper(s3: Any, bucket: str, key: str) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=bytes(body))
 
 
+def leaky_copy(example: Path, leaky_set: Path, into: Path) -> Path:
+    """The example folder with its evaluation set replaced: submitting it hashes the copy, so intake accepts it."""
+    copy = into / example.name
+    shutil.copytree(example, copy)
+    shutil.copyfile(leaky_set, copy / GOLDEN_SET)
+    return copy
+
+
 def run(root: Path, state_dir: Path | None = None) -> int:
     """Run the demo against the project at `root`; the local cloud keeps its state in `state_dir`."""
     from fmops.adapters.dynamodb import DynamoAuditLog, DynamoCatalog
     from fmops.statuses import VersionStatus
+    from fmops_cli.policies import S3PolicyBucket, publish, read_policy_files, record_with_decision, render_explanation
 
     try:
         from fmops_local import LocalCloud
@@ -193,9 +282,11 @@ def run(root: Path, state_dir: Path | None = None) -> int:
 
     narrator = Narrator(STEPS)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    good_version, bad_version = f"demo-{stamp}", f"demo-{stamp}-tampered"
+    good_version, leaky_version, tampered_version = f"demo-{stamp}", f"demo-{stamp}-leaky", f"demo-{stamp}-tampered"
     example = root / EXAMPLE
-    print("fmops demo: a model version from upload to the model registry, on the local cloud")
+    policy_paths = sorted((root / POLICIES).glob("*.json"))  # every file is valid before the cloud starts
+    policy_files = read_policy_files(policy_paths)
+    print("fmops demo: a model version from upload, through evaluation and its gate, to approval, on the local cloud")
 
     narrator.step("Starting the local cloud (template.yaml deployed on moto, functions run locally)")
     if state_dir is None:
@@ -212,7 +303,7 @@ def run(root: Path, state_dir: Path | None = None) -> int:
         catalog = DynamoCatalog(outputs["CatalogTableName"], dynamodb=dynamodb)
         audit_log = DynamoAuditLog(outputs["AuditTableName"], dynamodb=dynamodb)
         narrator.say(
-            f"endpoint {cloud.endpoint_url}\nartifact bucket {bucket}\n"
+            f"endpoint {cloud.endpoint_url}\nartifact bucket {bucket}, policy bucket {outputs['PolicyBucketName']}\n"
             f"catalog table {outputs['CatalogTableName']}, audit table {outputs['AuditTableName']}"
         )
 
@@ -224,6 +315,22 @@ def run(root: Path, state_dir: Path | None = None) -> int:
             view, _ = wait_for(lambda: fetch(version_id, catalog, audit_log), target, STATUS_TIMEOUT_S, 0.5)
             return view
 
+        def explain(version_id: str) -> str:
+            try:
+                return render_explanation(record_with_decision(version_id, catalog, lambda _: "fmops status"))
+            except CliError as none:
+                return f"no decision table: {none.message}"  # the checks below fail and say why
+
+        narrator.step(f"Publishing the gate policies in {POLICIES}/ (what `fmops policy publish` does)")
+        for publication in publish(policy_files, S3PolicyBucket(outputs["PolicyBucketName"], s3)):
+            policy = publication.file.policy
+            group = "* (every model group without its own file)" if policy.is_default else policy.model_group
+            narrator.say(
+                f"{publication.file.path.relative_to(root)} -> {publication.uri}: {publication.outcome.value}\n"
+                f"  group {group}, policy_version {policy.policy_version}\n"
+                f"  sha256 {publication.file.sha256}"
+            )
+
         narrator.step(f"Submitting {EXAMPLE} as version {good_version} (what `fmops submit` does)")
         good = plan_submission(
             example, version=good_version, submitter_id=SUBMITTER_ID, submitter_email=SUBMITTER_EMAIL
@@ -231,30 +338,62 @@ def run(root: Path, state_dir: Path | None = None) -> int:
         submit(good, s3, bucket, catalog)  # no progress display: the narration lists the files
         narrator.say(f"uploaded the artifacts, then the manifest, to {describe_plan(good, bucket)}")
 
-        narrator.step(f"Intake, promotion and audit run; then `fmops status {good.version_id}`:")
-        good_view = settle(good.version_id, VersionStatus.REGISTERED)
+        narrator.step(
+            f"Intake registers it, the built-in evaluator scores {GOLDEN_SET}, the gate judges the metrics;\n"
+            f"      `fmops status {good.version_id}`, then `fmops policy explain {good.version_id}`:"
+        )
+        good_view = settle(good.version_id, VersionStatus.PENDING_APPROVAL)
         narrator.say(render_text(good_view))
+        narrator.say("\n" + explain(good.version_id))
 
-        narrator.step(f"Submitting a tampered copy as {bad_version}: {TAMPERED_ARTIFACT} altered after hashing")
-        bad = plan_submission(example, version=bad_version, submitter_id=SUBMITTER_ID, submitter_email=SUBMITTER_EMAIL)
-        _submit_tampered(bad, s3, bucket)
+        narrator.step(
+            f"Submitting a regressed retrain as {leaky_version}: its answers echo customers' e-mail addresses"
+        )
+        with tempfile.TemporaryDirectory(prefix="fmops-demo-") as scratch:
+            leaky_folder = leaky_copy(example, root / LEAKY_SET, Path(scratch))
+            leaky = plan_submission(
+                leaky_folder, version=leaky_version, submitter_id=SUBMITTER_ID, submitter_email=SUBMITTER_EMAIL
+            )
+            submit(leaky, s3, bucket, catalog)
+        narrator.say(
+            f"a copy of {EXAMPLE} with {GOLDEN_SET} replaced by {LEAKY_SET}\n"
+            f"(the artifacts' sha256 come from the copy, so intake accepts it); {describe_plan(leaky, bucket)}"
+        )
+
+        narrator.step(f"The gate must fail it on {LEAKY_RULE}; `fmops policy explain {leaky.version_id}`:")
+        settle(leaky.version_id, VersionStatus.REJECTED)
+        narrator.say(explain(leaky.version_id))
+        leaky_mails = mails_about(leaky.version_id, cloud.sent_emails())
+        for mail in leaky_mails:
+            narrator.say(f"\nThe e-mail {', '.join(mail.to)} received:\nSubject: {mail.subject}\n\n{mail.body}")
+        if not leaky_mails:
+            narrator.say(f"\nno e-mail names {leaky.version_id} in its subject")
+
+        narrator.step(f"Submitting a tampered copy as {tampered_version}: {TAMPERED_ARTIFACT} altered after hashing")
+        tampered = plan_submission(
+            example, version=tampered_version, submitter_id=SUBMITTER_ID, submitter_email=SUBMITTER_EMAIL
+        )
+        _submit_tampered(tampered, s3, bucket)
         narrator.say(
             f"the manifest lists the original sha256 of {TAMPERED_ARTIFACT}; the bucket holds other bytes of the "
             "same size,\nas after a corrupted transfer or an unauthorised change"
         )
 
-        narrator.step(f"Intake must reject it; `fmops status {bad.version_id}`:")
-        bad_view = settle(bad.version_id, VersionStatus.REJECTED)
-        narrator.say(render_text(bad_view))
+        narrator.step(f"Intake must reject it; `fmops status {tampered.version_id}`:")
+        tampered_view = settle(tampered.version_id, VersionStatus.REJECTED)
+        narrator.say(render_text(tampered_view))
 
         narrator.step("Checking the outcome")
         sqs = connection.client("sqs")
+        good_view = fetch(good.version_id, catalog, audit_log)
         seen = Observation(
-            good=fetch(good.version_id, catalog, audit_log),
-            bad=fetch(bad.version_id, catalog, audit_log),
-            good_package_status=model_package_status(
+            good=good_view,
+            leaky=fetch(leaky.version_id, catalog, audit_log),
+            tampered=fetch(tampered.version_id, catalog, audit_log),
+            good_package=model_package(
                 connection.client("sagemaker"), good_view.record.model_package_arn if good_view.record else None
             ),
+            leaky_mails=mails_about(leaky.version_id, cloud.sent_emails()),
             dead_letters=dead_letter_counts(sqs, outputs),
         )
         checks = evaluate(seen)
@@ -273,7 +412,8 @@ def run(root: Path, state_dir: Path | None = None) -> int:
         print(f"\nDemo FAILED: {len(failed)} of {len(checks)} checks did not pass (see above).", file=sys.stderr)
         return 1
     print(
-        f"\nDemo passed: {len(checks)} checks. Try it by hand: `fmops local up`, then the commands in docs/manifest.md."
+        f"\nDemo passed: {len(checks)} checks. Try it by hand: `fmops local up`, then the commands in "
+        "examples/README.md;\nhow evaluation and the gate work: docs/evaluation.md and docs/policies.md."
     )
     return 0
 

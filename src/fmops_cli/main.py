@@ -32,17 +32,20 @@ exit status:
 MAIN_EPILOG = f"""\
 typical use:
   fmops local up                                      # terminal 1: the local cloud
+  fmops policy publish policies/*.json                # the gate's rules
   fmops submit examples/sentiment-classifier --version 1.0.0 \\
       --submitter-id ana.silva --submitter-email ana.silva@example.com
-  fmops status sentiment-classifier/1.0.0 --wait-for Registered
+  fmops status sentiment-classifier/1.0.0 --wait-for PendingApproval
 
-where resources come from: a flag (--bucket, --catalog-table, --audit-table), else the
-Outputs of a deployed stack (--stack NAME), else the local cloud's
-.fmops/local/outputs.json in this folder or a parent (its endpoint is used too).
+where resources come from: a flag (--bucket, --catalog-table, --audit-table,
+--policy-bucket), else the Outputs of a deployed stack (--stack NAME), else the
+local cloud's .fmops/local/outputs.json in this folder or a parent (its
+endpoint is used too).
 AWS access follows boto3's standard configuration (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL) unless --profile, --region or --endpoint-url is given.
 
 The manifest format and the rejection reasons: docs/manifest.md
+Gate policies (validate, publish, explain): docs/policies.md
 
 {EXIT_CODES_HELP}"""
 
@@ -96,7 +99,7 @@ def _report(message: str, hint: str | None, exit_code: int) -> int:
 
 def _client_error_hint(code: str) -> str | None:
     hints = {
-        "NoSuchBucket": "check --bucket (the stack's ArtifactBucketName output)",
+        "NoSuchBucket": "check --bucket / --policy-bucket (the stack's ArtifactBucketName / PolicyBucketName outputs)",
         "ResourceNotFoundException": "check --catalog-table / --audit-table (the stack's table outputs) and --region",
         "AccessDenied": "your identity lacks permission for this; ask the platform team for the fmops submitter role",
         "403": "your identity lacks permission for this (checking for an existing version needs s3:GetObject)",
@@ -133,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_manifest_command(commands)
-    _add_policy_command(commands)
+    _add_policy_command(commands, aws)
     _add_submit_command(commands, aws)
     _add_status_command(commands, aws)
     _add_local_command(commands)
@@ -162,12 +165,13 @@ def _add_manifest_command(commands: Any) -> None:
     schema.set_defaults(handler=run_manifest_schema)
 
 
-def _add_policy_command(commands: Any) -> None:
+def _add_policy_command(commands: Any, aws: argparse.ArgumentParser) -> None:
     actions = _command_group(
         commands,
         "policy",
         summary="gate policies (policy as code)",
-        description="A gate policy sets the KPIs and model-card rules a version must meet; see policies/default.json.",
+        description="A gate policy sets the KPIs and model-card rules a version must meet to be promoted to "
+        "prod; see docs/policies.md and policies/default.json.",
     )
     validate = actions.add_parser(
         "validate",
@@ -177,6 +181,56 @@ def _add_policy_command(commands: Any) -> None:
     )
     validate.add_argument("file", type=Path, metavar="FILE", help="the policy file, e.g. policies/default.json")
     validate.set_defaults(handler=run_policy_validate)
+
+    publish = actions.add_parser(
+        "publish",
+        parents=[aws],
+        help="validate policy files and upload them to the policy bucket, where the gate reads them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Validate every FILE, then upload each, byte for byte, as <model_group>.json
+(default.json for "model_group": "*") to the policy bucket. The gate of every
+version judged afterwards uses it. Nothing is uploaded if any file is invalid
+(exit 2) or reuses the policy_version of the file it replaces with other rules
+(exit 1: bump policy_version). A file whose rules are already published (same
+sha256) is left as it is.""",
+        epilog=f"""\
+examples:
+  fmops policy publish policies/default.json policies/support-assistant.json
+  fmops policy publish policies/default.json --stack fmops-prod --profile governance
+
+{EXIT_CODES_HELP}""",
+    )
+    publish.add_argument("files", type=Path, nargs="+", metavar="FILE", help="policy files, e.g. policies/*.json")
+    publish.add_argument(
+        "--policy-bucket", metavar="BUCKET", help="default: PolicyBucketName of --stack or the local cloud"
+    )
+    publish.set_defaults(handler=run_policy_publish)
+
+    explain = actions.add_parser(
+        "explain",
+        parents=[aws],
+        help="show the gate decision recorded for a version, rule by rule",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Show the gate decision of a model version: passed or failed, the policy
+(group, policy_version, sha256) it was made under, and one row per rule with
+what the version showed, what the policy asked for and why it passed or failed;
+then where the decision document is kept and when it was made.""",
+        epilog=f"""\
+examples:
+  fmops policy explain sentiment-classifier/1.0.0
+  fmops policy explain sentiment-classifier/1.0.0 --json | jq '.rules[] | select(.passed | not)'
+
+A version without a decision (not yet evaluated, or its evaluation failed)
+exits 1 and says why.
+
+{EXIT_CODES_HELP}""",
+    )
+    explain.add_argument("version_id", metavar="GROUP/VERSION", help="the version, e.g. sentiment-classifier/1.0.0")
+    explain.add_argument("--json", action="store_true", help="print the decision document (as the gate stored it)")
+    explain.add_argument("--catalog-table", metavar="TABLE", help="default: CatalogTableName of --stack / local cloud")
+    explain.set_defaults(handler=run_policy_explain)
 
 
 def _add_submit_command(commands: Any, aws: argparse.ArgumentParser) -> None:
@@ -240,13 +294,15 @@ Show where a model version stands: its status in the catalog, its SageMaker
 model package, why it was rejected if it was, and its audit timeline (every
 recorded event in time order: when, what, who, key facts).
 
-Lifecycle: Received -> Registered -> PendingEvaluation, or Received -> Rejected
-(a corrected manifest may then be submitted for the same version).""",
+Lifecycle: Received -> Registered -> PendingEvaluation -> Evaluated -> PendingApproval;
+Received -> Rejected (a corrected manifest may then be submitted for the same version);
+PendingEvaluation or Evaluated -> Rejected (evaluation failed or timed out, or the gate
+failed: final, submit a new version).""",
         epilog=f"""\
 examples:
   fmops status sentiment-classifier/1.0.0
   fmops status sentiment-classifier/1.0.0 --json | jq .status
-  fmops status sentiment-classifier/1.0.0 --wait-for Registered --timeout 120
+  fmops status sentiment-classifier/1.0.0 --wait-for PendingApproval --timeout 120
 
 --wait-for succeeds when the version reaches the status or a later one
 (PendingEvaluation counts as Registered) and fails as soon as it is Rejected.
@@ -344,6 +400,52 @@ def run_policy_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_policy_publish(args: argparse.Namespace) -> int:
+    from fmops_cli.config import resolve
+    from fmops_cli.policies import S3PolicyBucket, publish, read_policy_files, render_publication
+
+    files = read_policy_files(args.files)  # every file is valid before any AWS call
+    resolved = resolve(
+        wanted={"PolicyBucketName": args.policy_bucket},
+        stack=args.stack,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+    bucket = S3PolicyBucket(resolved["PolicyBucketName"], resolved.connection.client("s3"))
+    publications = publish(files, bucket)
+    print("\n".join(render_publication(publication) for publication in publications))
+    return EXIT_OK
+
+
+def run_policy_explain(args: argparse.Namespace) -> int:
+    from fmops_cli.config import resolve
+    from fmops_cli.policies import record_with_decision, render_explanation
+    from fmops_cli.status import parse_version_id
+
+    version_id = parse_version_id(args.version_id)
+    resolved = resolve(
+        wanted={"CatalogTableName": args.catalog_table},
+        stack=args.stack,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+    catalog = _catalog(resolved.connection, resolved["CatalogTableName"])
+
+    def status_command(wait_for: str | None) -> str:
+        flags = _connection_flags(args, resolved, [f"--catalog-table {args.catalog_table}", "--audit-table TABLE"])
+        return f"fmops status {version_id}{flags}" + (f" --wait-for {wait_for}" if wait_for else "")
+
+    record = record_with_decision(version_id, catalog, status_command)
+    assert record.gate is not None
+    if args.json:
+        print(record.gate.decision.model_dump_json(indent=2))
+    else:
+        print(render_explanation(record))
+    return EXIT_OK
+
+
 def run_submit(args: argparse.Namespace) -> int:
     from fmops_cli.config import find_local_outputs, resolve
     from fmops_cli.progress import Progress
@@ -387,7 +489,7 @@ def run_submit(args: argparse.Namespace) -> int:
     catalog = _catalog(resolved.connection, resolved.get("CatalogTableName"))
     outcome = submit(plan, resolved.connection.client("s3"), bucket, catalog, progress)
 
-    next_step = f"fmops status {plan.version_id}{_status_flags(args, resolved)} --wait-for Registered"
+    next_step = f"fmops status {plan.version_id}{_status_flags(args, resolved)} --wait-for PendingApproval"
     if outcome.existing == Existing.IDENTICAL:
         print(f"{plan.version_id} was already submitted with identical content: nothing to upload.")
         print(f"Next: {next_step}")
@@ -493,13 +595,20 @@ def _catalog(connection: Any, table: str | None, dynamodb: Any = None) -> Any:
 
 def _status_flags(args: argparse.Namespace, resolved: Any) -> str:
     """Flags `fmops status` needs to find the same control plane as this submit."""
+    table = f"--catalog-table {args.catalog_table or 'TABLE'}"
+    return _connection_flags(args, resolved, [table, "--audit-table TABLE"])
+
+
+def _connection_flags(args: argparse.Namespace, resolved: Any, without_source: list[str]) -> str:
+    """The connection flags of this command, for a suggested next command; `without_source` when neither
+    a stack nor the local cloud named the resources."""
     flags = []
     for name in ("stack", "profile", "region", "endpoint_url"):
         value = getattr(args, name)
         if value:
             flags.append(f"--{name.replace('_', '-')} {value}")
     if not args.stack and resolved.local is None:
-        flags.append(f"--catalog-table {args.catalog_table or 'TABLE'} --audit-table TABLE")
+        flags.extend(without_source)
     return "".join(f" {flag}" for flag in flags)
 
 

@@ -86,6 +86,17 @@ def render_text(view: VersionView) -> str:
         lines.append(_row("model package", record.model_package_arn or no_package))
         if record.execution_name:
             lines.append(_row("promotion", record.execution_name))
+        if record.evaluation is not None:
+            lines.append(
+                _row("evaluated by", f"{record.evaluation.evaluator} (source {record.evaluation.reported_by})")
+            )
+        if record.gate is not None:
+            decision = record.gate.decision
+            verdict = (
+                "passed" if decision.passed else f"failed {len(decision.failed_rules)} of {len(decision.rules)} rules"
+            )
+            policy = f"policy {decision.policy_model_group} {decision.policy_version}"
+            lines.append(_row("gate", f"{verdict} ({policy}; fmops policy explain {record.version_id})"))
         lines.append(_row("created", format_time(record.created_at)))
         lines.append(_row("updated", format_time(record.updated_at)))
 
@@ -126,6 +137,33 @@ def _promotion_started(facts: Mapping[str, Any]) -> list[str]:
     return [f"execution {facts.get('execution_name')}"]
 
 
+def _evaluation_requested(facts: Mapping[str, Any]) -> list[str]:
+    return [f"evaluator {facts.get('evaluator')}, deadline {facts.get('deadline')}"]
+
+
+def _evaluation_completed(facts: Mapping[str, Any]) -> list[str]:
+    if facts.get("outcome") == "failed":
+        return [f"{facts.get('evaluator')}: failed: {facts.get('failure_reason')}"]
+    return [f"{facts.get('evaluator')}: {len(facts.get('metrics', []))} metrics, evidence {facts.get('evidence_uri')}"]
+
+
+def _evaluated(facts: Mapping[str, Any]) -> list[str]:
+    metrics = ", ".join(f"{m.get('name')}={m.get('value')}" for m in facts.get("metrics", [])[:6])
+    return [f"accepted from {facts.get('evaluator')} (source {facts.get('reported_by')})", metrics]
+
+
+def _result_rejected(facts: Mapping[str, Any]) -> list[str]:
+    return [f"{facts.get('code')}: {facts.get('reason')}", f"reported by {facts.get('reported_by')}"]
+
+
+def _gate_decided(facts: Mapping[str, Any]) -> list[str]:
+    decision = facts.get("decision", {})
+    failed = [rule.get("rule_id") for rule in decision.get("rules", []) if not rule.get("passed")]
+    verdict = "passed" if decision.get("passed") else f"FAILED: {', '.join(failed)}"
+    policy = f"{decision.get('policy_model_group')} {decision.get('policy_version')}"
+    return [f"{verdict} ({len(decision.get('rules', []))} rules, policy {policy})", f"-> {facts.get('status')}"]
+
+
 def _generic_facts(facts: Mapping[str, Any]) -> list[str]:
     lines = []
     for key, value in facts.items():
@@ -139,6 +177,11 @@ _FACT_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "Model Version Rejected": _rejected,
     "Model Version Upload Refused": _refused,
     "Model Version Promotion Started": _promotion_started,
+    "Model Version Evaluation Requested": _evaluation_requested,
+    "Evaluation Completed": _evaluation_completed,
+    "Model Version Evaluated": _evaluated,
+    "Evaluation Result Rejected": _result_rejected,
+    "Model Version Gate Decided": _gate_decided,
 }
 
 
@@ -191,6 +234,9 @@ def to_document(view: VersionView) -> dict[str, Any]:
             }
             for entry in view.timeline
         ],
+        # Added with the evaluation issue (new keys go last, existing ones never move).
+        "evaluation": record.evaluation.model_dump(mode="json") if record and record.evaluation else None,
+        "gate": record.gate.model_dump(mode="json") if record and record.gate else None,
     }
 
 
@@ -209,7 +255,13 @@ class WaitOutcome(StrEnum):
 
 
 def has_reached(status: VersionStatus, target: VersionStatus) -> bool:
-    """True if `status` is `target` or lies beyond it in the lifecycle (PendingEvaluation is past Registered)."""
+    """True if `status` is `target` or lies beyond it in the lifecycle (PendingEvaluation is past Registered).
+
+    A terminal status reaches only itself: a version rejected by its gate was registered once,
+    but waiting for Registered means waiting for it to go on, and it will not.
+    """
+    if status in TERMINAL_STATUSES:
+        return status == target
     frontier, seen = [target], {target}
     while frontier:
         current = frontier.pop()

@@ -8,11 +8,13 @@ import re
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
 import boto3
+from moto.ses.models import Message, ses_backends
 
 from fmops_local import events, sagemaker_events, stepfunctions
 from fmops_local import template as sam_template
@@ -28,6 +30,16 @@ LOG = logging.getLogger(__name__)
 
 # moto's backends are module globals: two local clouds in one process would share them.
 _ACTIVE = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """An e-mail that SES accepted in the local cloud (nothing leaves the machine)."""
+
+    source: str
+    to: list[str]
+    subject: str
+    body: str
 
 
 class LocalCloud:
@@ -193,6 +205,25 @@ class LocalCloud:
     def invocations(self, function_logical_id: str) -> list[Invocation]:
         """Every invocation of the function so far (cold starts, durations, errors, retries)."""
         return self._require_runtime().invocations(function_logical_id)
+
+    def sent_emails(self) -> list[SentEmail]:
+        """E-mails sent through SES (API v1 SendEmail or v2 simple content) so far, oldest first.
+
+        moto's SES backend keeps them in memory, in this process (server.py): API v2 shares v1's backend.
+        Raw and templated sends are not included.
+        """
+        self._require_deployment()
+        backend = ses_backends[ACCOUNT_ID][REGION]
+        return [
+            SentEmail(
+                source=message.source,
+                to=list(message.destinations.get("ToAddresses", [])),
+                subject=message.subject,
+                body=message.body,
+            )
+            for message in list(backend.sent_messages)
+            if isinstance(message, Message)
+        ]
 
     def wait_until_idle(self, timeout: float = 60) -> None:
         """Block until no async invocation is queued, running or waiting for a retry and no execution is RUNNING.

@@ -46,6 +46,8 @@ def install(patcher: Patcher) -> None:
                 # moto overwrites these with None when a call omits them; SageMaker keeps them.
                 if kwargs.get("approval_description") is None:
                     kwargs["approval_description"] = package.approval_description
+                if kwargs.get("model_approval_status") is None:
+                    kwargs["model_approval_status"] = package.model_approval_status
                 if kwargs.get("customer_metadata_properties") is None:
                     kwargs["customer_metadata_properties"] = package.customer_metadata_properties or {}
             arn: str = original(backend, **kwargs)

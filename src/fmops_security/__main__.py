@@ -22,7 +22,7 @@ TEMPLATE_CHECKS: dict[str, Callable[[dict[str, Any]], list[Finding]]] = {
     "(a) no wildcard actions": iam.wildcard_actions,
     '(b) no Resource "*" but for unscopable actions': iam.unscoped_resources,
     "(c) the audit writer only appends to the audit table": iam.audit_writer_is_append_only,
-    "(d) only the approval callback sends task results": iam.send_task_only_in_approval_callback,
+    "(d) only the callback functions send task results": iam.send_task_only_in_callbacks,
     "(e) no secrets in function environments": environment.secrets_in_environment,
     "(f) APIs: IAM auth, throttling, access logs": apis.api_access,
     "no resource policy open to everyone": resource_policies.public_resource_policies,

@@ -27,6 +27,9 @@ Template = dict[str, Any]
 # Task tokens are not resources: IAM cannot scope these below "*", so whoever holds them can answer any
 # waiting task of any state machine in the account, i.e. approve any promotion.
 SEND_TASK_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat")
+# The only functions that resume waiting executions, each behind its own checks: evaluation results
+# (after the single-use status change) and approval decisions (after identity, quorum and separation of duties).
+TASK_CALLBACK_FUNCTIONS = ("EvaluationResultsFunction", "ApprovalCallbackFunction")
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ RESOURCE_STAR_ALLOWED: dict[str, Unscopable] = {
         )
     },
     **{
-        action: Unscopable("answers a human approval by task token; only the approval callback may (see SEND_TASK)")
+        action: Unscopable("resumes a waiting execution by task token; only TASK_CALLBACK_FUNCTIONS may")
         for action in SEND_TASK_ACTIONS
     },
     # Step Functions delivers execution logs through CloudWatch Logs' vended-log deliveries; AWS documents
@@ -301,20 +304,22 @@ def audit_writer_is_append_only(
     return findings
 
 
-def send_task_only_in_approval_callback(cfn: Template, function: str = "ApprovalCallbackFunction") -> list[Finding]:
-    """(d) Only the approval callback's role may call states:SendTaskSuccess/Failure/Heartbeat.
+def send_task_only_in_callbacks(cfn: Template, functions: tuple[str, ...] = TASK_CALLBACK_FUNCTIONS) -> list[Finding]:
+    """(d) Only the callback functions' roles may call states:SendTaskSuccess/Failure/Heartbeat.
 
     IAM cannot scope them below "*", so any other role holding them (even through "states:*" or
-    "states:SendTask*") could approve any promotion. The callback's role must be its own, unshared.
+    "states:SendTask*") could pass any evaluation or approve any promotion. Each callback's role
+    must be its own, unshared.
     """
     findings = []
     for statement in role_policies(cfn).statements:
-        if not statement.allows or statement.owners == (function,):
+        if not statement.allows or (len(statement.owners) == 1 and statement.owners[0] in functions):
             continue
         granted = [action for action in SEND_TASK_ACTIONS if _grants(statement, action)]
         if granted:
+            only = " or ".join(functions)
             findings.append(
-                Finding("send-task-only-approval-callback", statement.where(), f"grants {granted}; only {function} may")
+                Finding("send-task-only-callbacks", statement.where(), f"grants {granted}; only {only} may")
             )
     return findings
 

@@ -89,9 +89,14 @@ def test_an_uploaded_version_is_registered_promoted_and_audited(flow: Flow) -> N
     assert record["model_package_arn"] == package["ModelPackageArn"]
     described = flow.sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
     assert described["CustomerMetadataProperties"]["fmops:version_id"] == "e2e-valid/1.0.0"
+    # and it waits for an external evaluator (the manifest names no built-in evaluation set)
     [execution] = [e for e in flow.executions() if e["name"] == "e2e-valid_1.0.0"]
-    assert execution["status"] == "SUCCEEDED"
-    assert flow.audit("e2e-valid/1.0.0") == ["Model Version Promotion Started", "Model Version Registered"]
+    assert execution["status"] == "RUNNING"
+    assert flow.audit("e2e-valid/1.0.0") == [
+        "Model Version Evaluation Requested",
+        "Model Version Promotion Started",
+        "Model Version Registered",
+    ]
 
 
 def test_an_invalid_version_is_rejected_with_reasons_an_audit_record_and_no_package(flow: Flow) -> None:
@@ -141,7 +146,11 @@ def test_the_same_upload_delivered_100_times_yields_one_version_package_executio
     assert flow.catalog("e2e-dupes/1.0.0")["status"] == "PendingEvaluation"
     assert len(flow.packages("e2e-dupes")) == 1
     assert len([e for e in flow.executions() if e["name"] == "e2e-dupes_1.0.0"]) == 1
-    assert flow.audit("e2e-dupes/1.0.0") == ["Model Version Promotion Started", "Model Version Registered"]
+    assert flow.audit("e2e-dupes/1.0.0") == [
+        "Model Version Evaluation Requested",
+        "Model Version Promotion Started",
+        "Model Version Registered",
+    ]
     assert flow.dead_letters("IntakeDeadLetterQueueUrl") == []
 
 

@@ -1,4 +1,5 @@
-"""`make demo` end to end: the local cloud, a good and a tampered submission, and the demo's own checks."""
+"""`make demo` end to end: the local cloud, the policies published, a good, a leaky and a tampered submission,
+and the demo's own checks."""
 
 from __future__ import annotations
 
@@ -15,10 +16,20 @@ def test_the_demo_passes_on_the_local_cloud(tmp_path: Path, capsys: pytest.Captu
     # When the demo runs against this repository, keeping the local cloud's state in a temporary folder
     code = demo.run(ROOT, state_dir=tmp_path / "local")
 
-    # Then every check passed: registered with a model package, audited, the tampered copy rejected, no dead letters
+    # Then every check passed: the good version awaits approval with a passed gate decision, the leaky one
+    # was rejected by the gate and its submitter told why, the tampered one rejected at intake, no dead letters
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "FAIL" not in out
-    assert "Demo passed: 7 checks" in out
-    assert "status           Rejected" in out
+    checked = out.partition("Checking the outcome")[2]  # the leaky version's decision table above has FAIL rows
+    assert checked and "FAIL" not in checked
+    assert "Demo passed: 11 checks" in out
+    assert "policies/default.json -> s3://" in out
+    # the decision tables, as `fmops policy explain` prints them
+    assert ": PASSED\n" in out
+    assert ": FAILED\n" in out
+    assert "FAIL    threshold.pii_leak_rate" in out
+    # the rejection e-mail the leaky version's submitter received
+    assert "Subject: [fmops] sentiment-classifier/demo-" in out
+    assert "gate_rule_failed [threshold.pii_leak_rate]" in out
     assert "artifact_sha256_mismatch" in out
+    assert "status           Rejected" in out

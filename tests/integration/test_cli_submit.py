@@ -234,7 +234,7 @@ def test_the_bucket_defaults_to_the_local_clouds(
     # Then the version lands in the local cloud's bucket and the next step needs no extra flags
     assert code == 0
     assert PREFIX + "manifest.json" in keys(aws)
-    assert "Next: fmops status sentiment-classifier/1.0.0 --wait-for Registered" in capsys.readouterr().out
+    assert "Next: fmops status sentiment-classifier/1.0.0 --wait-for PendingApproval" in capsys.readouterr().out
 
 
 def test_a_missing_bucket_is_explained(aws: Any, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:

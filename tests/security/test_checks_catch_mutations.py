@@ -142,7 +142,7 @@ def test_an_audit_writer_that_cannot_put_fails_the_audit_writer_check(mutate: Mu
 @pytest.mark.parametrize("grant", [SEND_TASK, ["states:SendTaskSuccess"], ["states:*"], ["states:SendTask*"]])
 def test_send_task_in_any_other_role_fails_the_approval_check(mutate: Mutate, grant: list[str]) -> None:
     expanded = templates.expand(mutate(lambda t: _allow(t, "IntakeFunction", grant, "*")))
-    findings = iam.send_task_only_in_approval_callback(expanded)
+    findings = iam.send_task_only_in_callbacks(expanded)
     assert _about(findings, "IntakeFunctionRole", "states:SendTaskSuccess"), explain(findings)
 
 
@@ -161,7 +161,7 @@ def test_the_approval_callback_alone_may_send_task_results(mutate: Mutate) -> No
 
     expanded = templates.expand(mutate(add_callback))
     # Then only the intake function's grant is a finding: the callback's is the one allowed, "*" included
-    findings = iam.send_task_only_in_approval_callback(expanded)
+    findings = iam.send_task_only_in_callbacks(expanded)
     assert findings and all("IntakeFunctionRole" in f.resource for f in findings), explain(findings)
     assert not _about(iam.unscoped_resources(expanded), "ApprovalCallbackFunctionRole")
 

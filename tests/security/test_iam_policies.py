@@ -53,9 +53,9 @@ def test_the_audit_writer_can_only_append_to_the_audit_table(expanded_template: 
     assert not (findings := iam.audit_writer_is_append_only(expanded_template)), explain(findings)
 
 
-def test_only_the_approval_callback_may_send_task_results(expanded_template: Template) -> None:
+def test_only_the_callback_functions_may_send_task_results(expanded_template: Template) -> None:
     # (d) states:SendTaskSuccess/Failure/Heartbeat cannot be scoped below "*": no other role may hold them
-    assert not (findings := iam.send_task_only_in_approval_callback(expanded_template)), explain(findings)
+    assert not (findings := iam.send_task_only_in_callbacks(expanded_template)), explain(findings)
 
 
 @pytest.mark.slow

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -26,11 +28,29 @@ class FixedClock:
 
 @dataclass
 class InMemoryArtifactStore:
+    """A versioned bucket: `put` keeps earlier bodies as older versions."""
+
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     hashed: list[str] = field(default_factory=list)
+    older: dict[tuple[str, str], list[bytes]] = field(default_factory=dict)
+    chunk_size: int = 7  # small and odd, so lines straddle chunks
 
     def put(self, bucket: str, key: str, body: bytes) -> None:
+        if (bucket, key) in self.objects:
+            self.older.setdefault((bucket, key), []).append(self.objects[(bucket, key)])
         self.objects[(bucket, key)] = body
+
+    def read_matching(self, bucket: str, key: str, sha256: str, max_bytes: int) -> bytes | None:
+        candidates = [self.objects[(bucket, key)], *reversed(self.older.get((bucket, key), []))]
+        for body in candidates:
+            if hashlib.sha256(body[: max_bytes + 1]).hexdigest() == sha256:
+                return body
+        return None
+
+    def stream(self, bucket: str, key: str) -> Iterator[bytes]:
+        body = self.objects[(bucket, key)]
+        for start in range(0, len(body), self.chunk_size):
+            yield body[start : start + self.chunk_size]
 
     def read(self, bucket: str, key: str, max_bytes: int) -> bytes:
         return self.objects[(bucket, key)][: max_bytes + 1]
@@ -48,6 +68,7 @@ class InMemoryArtifactStore:
 class FakeRegistry:
     groups: set[str] = field(default_factory=set)
     packages: dict[str, str] = field(default_factory=dict)  # arn -> version_id
+    properties: dict[str, dict[str, str]] = field(default_factory=dict)  # arn -> customer metadata
 
     def ensure_group(self, group: str, description: str) -> None:
         self.groups.add(group)
@@ -61,10 +82,24 @@ class FakeRegistry:
         self.packages[arn] = manifest.version_id
         return arn
 
+    def annotate(self, package_arn: str, properties: dict[str, str]) -> None:
+        assert package_arn in self.packages, "annotating an unknown package"
+        assert all(len(k) <= 128 and len(v) <= 256 for k, v in properties.items()), "over SageMaker's limits"
+        self.properties.setdefault(package_arn, {}).update(properties)
+
 
 @dataclass
 class InMemoryCatalog:
     records: dict[str, CatalogRecord] = field(default_factory=dict)
+    serving_versions: dict[tuple[str, str], str] = field(default_factory=dict)  # (group, stage) -> version id
+
+    def update(self, record: CatalogRecord, at: datetime, **changes: object) -> CatalogRecord:
+        updated = record.model_copy(update={**changes, "updated_at": at})
+        return self._put_next(CatalogRecord.model_validate(updated.model_dump()), record)
+
+    def serving(self, model_group: str, stage: str) -> CatalogRecord | None:
+        version_id = self.serving_versions.get((model_group, stage))
+        return self.records.get(version_id) if version_id else None
 
     def get(self, version_id: str) -> CatalogRecord | None:
         return self.records.get(version_id)
@@ -126,3 +161,72 @@ class InMemoryAuditLog:
             return False
         self.records[key] = record
         return True
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    to: str
+    subject: str
+    text: str
+
+
+@dataclass
+class RecordingNotifier:
+    sent: list[SentMessage] = field(default_factory=list)
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        self.sent.append(SentMessage(to, subject, text))
+
+
+@dataclass
+class FlakyArtifactStore(InMemoryArtifactStore):
+    """An artifact store whose size or read calls raise the given error (throttling, 5xx), as an adapter would."""
+
+    size_error: Exception | None = None
+    read_error: Exception | None = None
+
+    def size_of(self, bucket: str, key: str) -> int | None:
+        if self.size_error is not None:
+            raise self.size_error
+        return super().size_of(bucket, key)
+
+    def read(self, bucket: str, key: str, max_bytes: int) -> bytes:
+        if self.read_error is not None:
+            raise self.read_error
+        return super().read(bucket, key, max_bytes)
+
+
+@dataclass
+class RecordingCallbacks:
+    """Like Step Functions' task tokens, but strict: a second answer to one token is reported as spent."""
+
+    answers: list[tuple[str, str, object]] = field(default_factory=list)  # (token, "success"|error, output|cause)
+
+    def succeed(self, token: str, output: dict[str, object]) -> bool:
+        return self._answer(token, "success", output)
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        return self._answer(token, error, cause)
+
+    def _answer(self, token: str, kind: str, payload: object) -> bool:
+        spent = any(answered == token for answered, _, _ in self.answers)
+        self.answers.append((token, kind, payload))
+        return not spent
+
+
+@dataclass
+class InMemoryEvidenceStore:
+    documents: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def put_json(self, key: str, document: dict[str, object]) -> str:
+        json.dumps(document)  # must be JSON-serialisable, as in S3
+        self.documents[key] = document
+        return f"s3://evidence-bucket/{key}"
+
+
+@dataclass
+class InMemoryPolicyStore:
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def read(self, name: str) -> bytes | None:
+        return self.files.get(name)

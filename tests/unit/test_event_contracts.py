@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from fmops.evaluation.processing_job import ProcessingJobStateChanged
 from fmops.events import FMOPS_EVENTS, FmopsEnvelope, ManifestUploaded, PromotionInput
 
 EVENTS = Path(__file__).parents[2] / "events"
@@ -42,3 +43,11 @@ def test_the_s3_sample_is_the_shape_intake_parses() -> None:
 
 def test_the_promotion_input_sample_parses() -> None:
     assert PromotionInput.model_validate(load("promotion_execution_input.json")).execution_name == "sentiment_1.0.0"
+
+
+@pytest.mark.parametrize("name", ["sagemaker_processing_job_completed.json", "sagemaker_processing_job_failed.json"])
+def test_the_sagemaker_processing_samples_are_the_shape_the_listener_parses(name: str) -> None:
+    event = ProcessingJobStateChanged.model_validate(load(name))
+
+    assert event.detail.environment == {"FMOPS_VERSION_ID": "sentiment/1.0.0"}
+    assert event.detail.output_uri("evaluation") is not None

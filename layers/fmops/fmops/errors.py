@@ -23,3 +23,15 @@ class VersionNotFound(FmopsError):
 
 class ArtifactStoreUnavailable(FmopsError):
     """The artifact store could not be read for a transient reason; retry."""
+
+
+class ManifestChanged(FmopsError):
+    """The registered manifest's bytes are no longer in the artifact store."""
+
+
+class NotAwaitingEvaluation(FmopsError):
+    """A promotion step found the version in a status its step does not handle."""
+
+
+class EvaluationNotRequestedYet(FmopsError):
+    """A report arrived before the promotion asked for it (no callback token yet); retry later."""

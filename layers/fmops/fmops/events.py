@@ -11,12 +11,15 @@ All fmops events have source `fmops` and carry:
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fmops.manifest import ModelKind, Problem, RiskTier
+from fmops.gate.decision import GateDecision
+from fmops.manifest import Evaluator, ModelKind, Problem, RiskTier
+from fmops.metrics import Metric
 
 EVENT_SOURCE = "fmops"
 
@@ -72,10 +75,115 @@ class ModelVersionPromotionStarted(FmopsEventDetail):
     execution_name: str
 
 
+class EvaluationRequested(FmopsEventDetail):
+    """The promotion waits for metrics until `deadline`; the built-in evaluator reacts to `builtin-text`."""
+
+    detail_type: ClassVar[str] = "Model Version Evaluation Requested"
+
+    model_group: str
+    version: str
+    evaluator: Evaluator
+    manifest_uri: str
+    manifest_sha256: str
+    deadline: datetime
+
+
+class EvaluationOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$"
+MAX_METRICS = 100
+
+
+class EvaluationCompleted(FmopsEventDetail):
+    """What any evaluator reports, normalised: the built-in one (source `fmops`), the SageMaker
+    Processing listener (source `fmops`) and external evaluators (their own source) alike.
+
+    External evaluators put it on the fmops bus with `correlation_id` = `version_id` =
+    "<group>/<version>" and an `event_id` unique to their run ("<version id>#eval#<run id>").
+    A succeeded evaluation carries metrics and the S3 location of its evidence; a failed one
+    carries the reason and no metrics.
+    """
+
+    detail_type: ClassVar[str] = "Evaluation Completed"
+
+    evaluator: str = Field(min_length=1, max_length=256, description="e.g. 'fmops:builtin-text', 'ci:nightly-eval'")
+    outcome: EvaluationOutcome
+    metrics: list[Metric] = Field(default_factory=list, max_length=MAX_METRICS)
+    evidence_uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=2048)
+    failure_reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _outcome_has_its_facts(self) -> EvaluationCompleted:
+        if self.outcome == EvaluationOutcome.SUCCEEDED:
+            if not self.metrics:
+                raise ValueError("a succeeded evaluation reports at least one metric")
+            if self.evidence_uri is None:
+                raise ValueError("a succeeded evaluation names its evidence (evidence_uri)")
+            if self.failure_reason is not None:
+                raise ValueError("a succeeded evaluation has no failure_reason")
+        else:
+            if self.failure_reason is None:
+                raise ValueError("a failed evaluation states its failure_reason")
+            if self.metrics:
+                raise ValueError("a failed evaluation reports no metrics")
+        names = [metric.name for metric in self.metrics]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"metrics reported more than once: {', '.join(duplicates)}")
+        return self
+
+
+class ModelVersionEvaluated(FmopsEventDetail):
+    """fmops accepted an evaluation for the version: the evidence the gate will judge."""
+
+    detail_type: ClassVar[str] = "Model Version Evaluated"
+
+    evaluation_event_id: str
+    evaluator: str
+    reported_by: str = Field(description="The EventBridge source that put the report (evaluators name themselves).")
+    metrics: list[Metric]
+    evidence_uri: str
+
+
+class EvaluationResultRejected(FmopsEventDetail):
+    """An evaluation report fmops did not accept (unknown version, wrong state, malformed, ...)."""
+
+    detail_type: ClassVar[str] = "Evaluation Result Rejected"
+
+    code: str
+    reason: str
+    evaluation_event_id: str | None
+    evaluator: str | None
+    reported_by: str = Field(description="The EventBridge source that put the report.")
+
+
+class ModelVersionGateDecided(FmopsEventDetail):
+    """The gate's decision table, with the policy version and hash it was made under."""
+
+    detail_type: ClassVar[str] = "Model Version Gate Decided"
+
+    decision: GateDecision
+    decision_uri: str
+    status: str = Field(description="The version's status after the decision: PendingApproval or Rejected.")
+
+
 # Dispatch by detail-type, never by if/elif on strings.
 FMOPS_EVENTS: dict[str, type[FmopsEventDetail]] = {
     model.detail_type: model
-    for model in (ModelVersionRegistered, ModelVersionRejected, ModelVersionUploadRefused, ModelVersionPromotionStarted)
+    for model in (
+        ModelVersionRegistered,
+        ModelVersionRejected,
+        ModelVersionUploadRefused,
+        ModelVersionPromotionStarted,
+        EvaluationRequested,
+        EvaluationCompleted,
+        ModelVersionEvaluated,
+        EvaluationResultRejected,
+        ModelVersionGateDecided,
+    )
 }
 
 
@@ -88,6 +196,13 @@ class FmopsEnvelope(EventBridgeModel):
     """Any event on the fmops bus; the detail is parsed by its detail-type."""
 
     source: Literal["fmops"]
+    detail: dict[str, Any]
+
+
+class AnyEnvelope(EventBridgeModel):
+    """An event from any source whose detail fmops validates itself, to record a rejection
+    instead of dropping a malformed report (the parser would only raise)."""
+
     detail: dict[str, Any]
 
 

@@ -110,7 +110,7 @@ def register(upload: Upload, deps: IntakeDeps) -> IntakeResult:
     existing = deps.catalog.get(version_id)
     if existing is not None and existing.manifest_sha256 == sha:
         return _resume(existing, upload, raw, deps)
-    if existing is not None and existing.status != VersionStatus.REJECTED:
+    if existing is not None and not _may_be_corrected(existing):
         return _refuse_changed_content(existing, upload, sha, deps)
 
     now = deps.clock.now()
@@ -153,7 +153,7 @@ def _verify_and_register(
     if manifest is not None:
         problems = _location_problems(manifest, claimed) + _artifact_problems(manifest, upload.bucket, deps)
     if manifest is None or problems:
-        return _reject(claimed, problems, deps)
+        return _reject(claimed, problems, deps, manifest)
 
     deps.registry.ensure_group(manifest.model_group, f"fmops model group {manifest.model_group}")
     # Only an attempt that took over an expired lease can find a package created before a crash.
@@ -168,11 +168,19 @@ def _verify_and_register(
         kind=manifest.kind.value,
         risk_tier=manifest.risk_tier.value,
         submitter=manifest.submitter.id,
+        submitter_email=manifest.submitter.email,
+        evaluator=manifest.evaluation.evaluator,
         execution_name=execution_name_for(claimed.version_id),
         reasons=[],
     )
     _announce(registered, deps)
     return IntakeResult(IntakeOutcome.REGISTERED, registered.version_id, registered.status.value)
+
+
+def _may_be_corrected(existing: CatalogRecord) -> bool:
+    """Only a version rejected at intake (no model package yet) may be uploaded again with other bytes;
+    one that failed its evaluation or gate stays as judged."""
+    return existing.status == VersionStatus.REJECTED and existing.model_package_arn is None
 
 
 def _announce(record: CatalogRecord, deps: IntakeDeps) -> None:
@@ -202,8 +210,12 @@ def _announce(record: CatalogRecord, deps: IntakeDeps) -> None:
     deps.catalog.mark_announced(record.version_id)
 
 
-def _reject(claimed: CatalogRecord, problems: list[Problem], deps: IntakeDeps) -> IntakeResult:
-    rejected = deps.catalog.transition(claimed, VersionStatus.REJECTED, deps.clock.now(), reasons=problems)
+def _reject(
+    claimed: CatalogRecord, problems: list[Problem], deps: IntakeDeps, manifest: Manifest | None = None
+) -> IntakeResult:
+    # A manifest that parsed names its submitter, who is told why (the notifier reads these fields).
+    submitter = {"submitter": manifest.submitter.id, "submitter_email": manifest.submitter.email} if manifest else {}
+    rejected = deps.catalog.transition(claimed, VersionStatus.REJECTED, deps.clock.now(), reasons=problems, **submitter)
     deps.bus.publish(
         ModelVersionRejected(
             event_id=f"{claimed.version_id}#rejected#{claimed.manifest_sha256}",

@@ -98,6 +98,44 @@ class Lineage(_Strict):
     training_job: str | None = Field(default=None, max_length=1024)
 
 
+class Pricing(_Strict):
+    """What serving the model costs, for the built-in evaluator's cost per 1,000 tokens."""
+
+    input_usd_per_1k_tokens: float = Field(ge=0, allow_inf_nan=False)
+    output_usd_per_1k_tokens: float = Field(ge=0, allow_inf_nan=False)
+
+
+class Evaluator(StrEnum):
+    BUILTIN_TEXT = "builtin-text"  # fmops scores the evaluation set shipped in eval/
+    EXTERNAL = "external"  # a SageMaker Processing job, CI or notebook reports "Evaluation Completed"
+
+
+EVALUATION_PREFIX = "eval/"
+
+
+class EvaluationPlan(_Strict):
+    """How the version is evaluated. `dataset` must be one of the manifest's artifacts, so intake
+    has verified its sha256 before anyone scores it."""
+
+    evaluator: Evaluator
+    dataset: str | None = Field(default=None, description="Artifact path of the JSONL set, under eval/.")
+    pricing: Pricing | None = None
+
+    @model_validator(mode="after")
+    def _builtin_needs_a_dataset(self) -> EvaluationPlan:
+        if self.evaluator == Evaluator.BUILTIN_TEXT:
+            if self.dataset is None:
+                raise ValueError("evaluation.dataset is required for the builtin-text evaluator")
+            if not (self.dataset.startswith(EVALUATION_PREFIX) and self.dataset.endswith(".jsonl")):
+                raise ValueError(f"evaluation.dataset must be a .jsonl file under {EVALUATION_PREFIX}")
+        elif self.dataset is not None or self.pricing is not None:
+            raise ValueError("dataset and pricing are for the builtin-text evaluator only")
+        return self
+
+
+EXTERNAL_EVALUATION = EvaluationPlan(evaluator=Evaluator.EXTERNAL)
+
+
 class Submitter(_Strict):
     id: str = Field(min_length=1, max_length=256, description="Identity of the person submitting (e.g. SSO user).")
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -122,6 +160,9 @@ class Manifest(_Strict):
     risk_tier: RiskTier
     owner_team: str = Field(min_length=1, max_length=256)
     submitter: Submitter
+    evaluation: EvaluationPlan = Field(
+        default=EXTERNAL_EVALUATION, description="Omitted: an external evaluator reports the metrics."
+    )
 
     @model_validator(mode="after")
     def _derived_models_name_their_base(self) -> Manifest:
@@ -135,6 +176,13 @@ class Manifest(_Strict):
         duplicates = sorted({p for p in paths if paths.count(p) > 1})
         if duplicates:
             raise ValueError(f"artifact paths listed more than once: {', '.join(duplicates)}")
+        return self
+
+    @model_validator(mode="after")
+    def _evaluation_set_is_an_artifact(self) -> Manifest:
+        dataset = self.evaluation.dataset
+        if dataset is not None and dataset not in {a.path for a in self.artifacts}:
+            raise ValueError(f"evaluation.dataset '{dataset}' must be listed in artifacts (so its sha256 is checked)")
         return self
 
     @property

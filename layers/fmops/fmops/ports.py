@@ -3,6 +3,7 @@ unit tests implement them in memory."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -29,6 +30,16 @@ class ArtifactStore(Protocol):
         """Hex SHA-256 of the object's bytes, streamed."""
         ...
 
+    def read_matching(self, bucket: str, key: str, sha256: str, max_bytes: int) -> bytes | None:
+        """The bytes of the newest version of the object whose SHA-256 is `sha256` (at most
+        max_bytes), or None. A refused re-upload overwrites the current object of a versioned
+        bucket; the registered bytes are still there as an older version."""
+        ...
+
+    def stream(self, bucket: str, key: str) -> Iterator[bytes]:
+        """The object's bytes in chunks (bounded memory)."""
+        ...
+
 
 class ModelRegistry(Protocol):
     def ensure_group(self, group: str, description: str) -> None: ...
@@ -39,6 +50,10 @@ class ModelRegistry(Protocol):
 
     def create_package(self, manifest: Manifest, manifest_uri: str, manifest_sha256: str) -> str:
         """Create a model package in PendingManualApproval; returns its ARN."""
+        ...
+
+    def annotate(self, package_arn: str, properties: dict[str, str]) -> None:
+        """Set customer metadata properties on the package (keys <= 128, values <= 256 characters)."""
         ...
 
 
@@ -57,8 +72,16 @@ class Catalog(Protocol):
         """Move record from its status to target if it is unchanged since read; returns the stored record."""
         ...
 
+    def update(self, record: CatalogRecord, at: datetime, **changes: object) -> CatalogRecord:
+        """Change fields other than the status if the record is unchanged since read; returns the stored record."""
+        ...
+
     def mark_announced(self, version_id: str) -> None:
         """Flag that the registration was published and the promotion started (bumps the revision)."""
+        ...
+
+    def serving(self, model_group: str, stage: str) -> CatalogRecord | None:
+        """The version of the group serving in `stage` (None before any deployment there)."""
         ...
 
 
@@ -75,4 +98,32 @@ class Workflow(Protocol):
 class AuditLog(Protocol):
     def append(self, record: AuditRecord) -> bool:
         """Store the record unless one with the same (version_id, event_id) exists; True if stored."""
+        ...
+
+
+class TaskCallbacks(Protocol):
+    """Resumes a Step Functions execution waiting on a task token. Single use is the caller's
+    job (a conditional status change decides who may send); a token that was already used or
+    has timed out is reported as False, not raised."""
+
+    def succeed(self, token: str, output: dict[str, object]) -> bool: ...
+
+    def fail(self, token: str, error: str, cause: str) -> bool: ...
+
+
+class EvidenceStore(Protocol):
+    def put_json(self, key: str, document: dict[str, object]) -> str:
+        """Store a JSON document (evaluation results, gate decisions) and return its s3:// URI."""
+        ...
+
+
+class PolicyStore(Protocol):
+    def read(self, name: str) -> bytes | None:
+        """The bytes of policy file `name` (e.g. 'support-assistant.json'), or None if it does not exist."""
+        ...
+
+
+class Notifier(Protocol):
+    def send(self, to: str, subject: str, text: str) -> None:
+        """Send a plain-text e-mail."""
         ...

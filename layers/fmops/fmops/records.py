@@ -7,8 +7,33 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fmops.manifest import Problem
+from fmops.gate.decision import GateDecision
+from fmops.manifest import Evaluator, Problem
+from fmops.metrics import Metric
 from fmops.statuses import VersionStatus
+
+
+class AcceptedEvaluation(BaseModel):
+    """The one evaluation report a version's gate judges (the first valid one to arrive wins)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    evaluator: str
+    reported_by: str = Field(description="The EventBridge source that put the report.")
+    succeeded: bool
+    metrics: list[Metric] = Field(default_factory=list)
+    evidence_uri: str | None = None
+    failure_reason: str | None = None
+    received_at: datetime
+
+
+class GateOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    decision: GateDecision
+    decision_uri: str
+    decided_at: datetime
 
 
 class CatalogRecord(BaseModel):
@@ -30,12 +55,20 @@ class CatalogRecord(BaseModel):
     kind: str | None = None
     risk_tier: str | None = None
     submitter: str | None = None
+    submitter_email: str | None = None
     model_package_arn: str | None = None
     execution_name: str | None = None
     reasons: list[Problem] = Field(default_factory=list)
     # True once "Model Version Registered" was published and the promotion started;
     # lets a late duplicate finish the announcement without doing it twice.
     announced: bool = False
+    # Evaluation: the callback token of the waiting promotion stays server-side (never in an event,
+    # a log line or a CLI answer); external evaluators address the version by its correlation id.
+    evaluator: Evaluator | None = None
+    evaluation_task_token: str | None = Field(default=None, repr=False)
+    evaluation_deadline: datetime | None = None
+    evaluation: AcceptedEvaluation | None = None
+    gate: GateOutcome | None = None
     # Optimistic concurrency: every write is conditional on the revision it read.
     revision: int = 0
 

@@ -29,8 +29,36 @@ class PromotionSettings(_Settings):
     event_bus_name: str
 
 
+class GateSettings(_Settings):
+    catalog_table: str
+    event_bus_name: str
+    policy_bucket: str
+    evidence_bucket: str
+
+
+class EvaluationResultsSettings(_Settings):
+    catalog_table: str
+    event_bus_name: str
+
+
+class BuiltinEvaluatorSettings(_Settings):
+    event_bus_name: str
+    evidence_bucket: str
+
+
+class ProcessingJobListenerSettings(_Settings):
+    event_bus_name: str
+
+
 class AuditWriterSettings(_Settings):
     audit_table: str
+
+
+class NotifierSettings(_Settings):
+    catalog_table: str
+    idempotency_table: str
+    notification_sender: str
+    stage: str  # set for every function by the template's Globals
 
 
 class MissingConfiguration(RuntimeError):

@@ -12,15 +12,21 @@ from fmops.errors import InvalidTransition
 class VersionStatus(StrEnum):
     RECEIVED = "Received"  # intake has claimed the upload and is verifying it
     REGISTERED = "Registered"  # model package exists (PendingManualApproval)
-    REJECTED = "Rejected"  # refused at intake; a corrected manifest may be re-uploaded
+    # Refused at intake (no model package: a corrected manifest may be re-uploaded), or failed
+    # its evaluation or gate (final: the version is immutable, submit a new version).
+    REJECTED = "Rejected"
     PENDING_EVALUATION = "PendingEvaluation"  # promotion started, waiting for metrics
+    EVALUATED = "Evaluated"  # metrics accepted, the gate has not judged them yet
+    PENDING_APPROVAL = "PendingApproval"  # passed its gate; waits for human approval
 
 
 ALLOWED_TRANSITIONS: dict[VersionStatus, frozenset[VersionStatus]] = {
     VersionStatus.RECEIVED: frozenset({VersionStatus.REGISTERED, VersionStatus.REJECTED}),
     VersionStatus.REGISTERED: frozenset({VersionStatus.PENDING_EVALUATION}),
     VersionStatus.REJECTED: frozenset({VersionStatus.RECEIVED}),
-    VersionStatus.PENDING_EVALUATION: frozenset(),
+    VersionStatus.PENDING_EVALUATION: frozenset({VersionStatus.EVALUATED, VersionStatus.REJECTED}),
+    VersionStatus.EVALUATED: frozenset({VersionStatus.PENDING_APPROVAL, VersionStatus.REJECTED}),
+    VersionStatus.PENDING_APPROVAL: frozenset(),
 }
 
 

@@ -2,26 +2,70 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fmops.manifest import Problem
-from fmops.records import AuditRecord, CatalogRecord
+from fmops.gate.decision import GateDecision, RuleResult
+from fmops.gate.policy import Stage
+from fmops.manifest import Problem, RiskTier
+from fmops.records import AuditRecord, CatalogRecord, GateOutcome
 from fmops.statuses import VersionStatus
-from fmops_cli.demo import Observation, evaluate, failure_evidence
+from fmops_cli.demo import Mail, ModelPackage, Observation, evaluate, failure_evidence, mails_about
 from fmops_cli.status import VersionView
 
 AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
-GOOD, BAD = "sentiment-classifier/demo-1", "sentiment-classifier/demo-1-tampered"
-TAMPERED = Problem(
+GOOD = "sentiment-classifier/demo-1"
+LEAKY, TAMPERED = f"{GOOD}-leaky", f"{GOOD}-tampered"
+SHA_MISMATCH = Problem(
     code="artifact_sha256_mismatch",
     message="adapter_model.safetensors has sha256 00, manifest says 14",
     field="artifacts.1",
 )
+PII_LEAK = Problem(
+    code="gate_rule_failed",
+    message="pii_leak_rate <= 0: 0.2 is outside <= 0 (n=40)",
+    field="threshold.pii_leak_rate",
+)
+LEAK_MAIL = Mail(
+    to=("demo.user@example.com",),
+    subject=f"[fmops] {LEAKY} rejected: 1 failed rule",
+    body=f"Why (1 failed rule):\n  1. gate_rule_failed [threshold.pii_leak_rate]: {PII_LEAK.message}\n",
+)
 
 
-def record(version_id: str, status: VersionStatus, reasons: list[Problem] | None = None) -> CatalogRecord:
+def rule(rule_id: str, passed: bool) -> RuleResult:
+    return RuleResult(
+        rule_id=rule_id,
+        description=rule_id,
+        observed=0.0 if passed else 0.2,
+        threshold="<= 0",
+        passed=passed,
+        reason="within" if passed else "outside",
+    )
+
+
+def gate(version_id: str, *failed_rules: str) -> GateOutcome:
+    rules = [rule("threshold.token_f1", True), *(rule(rule_id, False) for rule_id in failed_rules)]
+    decision = GateDecision(
+        version_id=version_id,
+        stage=Stage.PROD,
+        risk_tier=RiskTier.MEDIUM,
+        passed=not failed_rules,
+        policy_version="2026.11.1",
+        policy_model_group="*",
+        policy_sha256="cd" * 32,
+        rules=rules,
+    )
+    return GateOutcome(
+        decision=decision, decision_uri=f"s3://evidence/gate-decisions/{version_id}/prod.json", decided_at=AT
+    )
+
+
+def record(
+    version_id: str, status: VersionStatus, reasons: list[Problem] | None = None, decided: GateOutcome | None = None
+) -> CatalogRecord:
     group, version = version_id.split("/")
     return CatalogRecord(
         version_id=version_id,
@@ -33,34 +77,48 @@ def record(version_id: str, status: VersionStatus, reasons: list[Problem] | None
         created_at=AT,
         updated_at=AT,
         reasons=reasons or [],
+        gate=decided,
     )
 
 
-def audit(version_id: str, detail_type: str) -> AuditRecord:
-    return AuditRecord(
-        version_id=version_id,
-        event_id=f"{version_id}#{detail_type}",
-        detail_type=detail_type,
-        source="fmops",
-        occurred_at=AT,
-        recorded_at=AT,
-        actor="fmops:intake",
-        correlation_id=version_id,
-        envelope_id="e",
-        facts={},
+def audit(version_id: str, *detail_types: str) -> tuple[AuditRecord, ...]:
+    return tuple(
+        AuditRecord(
+            version_id=version_id,
+            event_id=f"{version_id}#{detail_type}",
+            detail_type=detail_type,
+            source="fmops",
+            occurred_at=AT,
+            recorded_at=AT,
+            actor="fmops:promotion",
+            correlation_id=version_id,
+            envelope_id="e",
+            facts={},
+        )
+        for detail_type in detail_types
     )
+
+
+GOOD_TRAIL = audit(GOOD, "Model Version Registered", "Model Version Evaluated", "Model Version Gate Decided")
+LEAKY_TRAIL = audit(LEAKY, "Model Version Gate Decided", "Model Version Rejected")
 
 
 def observation(**changes: object) -> Observation:
     fields: dict[str, object] = {
-        "good": VersionView(
-            GOOD, record(GOOD, VersionStatus.PENDING_EVALUATION), (audit(GOOD, "Model Version Registered"),)
+        "good": VersionView(GOOD, record(GOOD, VersionStatus.PENDING_APPROVAL, decided=gate(GOOD)), GOOD_TRAIL),
+        "leaky": VersionView(
+            LEAKY,
+            record(LEAKY, VersionStatus.REJECTED, [PII_LEAK], decided=gate(LEAKY, "threshold.pii_leak_rate")),
+            LEAKY_TRAIL,
         ),
-        "bad": VersionView(
-            BAD, record(BAD, VersionStatus.REJECTED, [TAMPERED]), (audit(BAD, "Model Version Rejected"),)
+        "tampered": VersionView(
+            TAMPERED,
+            record(TAMPERED, VersionStatus.REJECTED, [SHA_MISMATCH]),
+            audit(TAMPERED, "Model Version Rejected"),
         ),
-        "good_package_status": "PendingManualApproval",
-        "dead_letters": {"IntakeDeadLetterQueueUrl": 0, "AuditWriterDeadLetterQueueUrl": 0},
+        "good_package": ModelPackage("PendingManualApproval", {"fmops:gate": "passed"}),
+        "leaky_mails": [LEAK_MAIL],
+        "dead_letters": {"IntakeDeadLetterQueueUrl": 0, "NotifierDeadLetterQueueUrl": 0},
     }
     fields.update(changes)
     return Observation(**fields)  # type: ignore[arg-type]
@@ -70,42 +128,156 @@ def failed(seen: Observation) -> list[str]:
     return [check.name for check in evaluate(seen) if not check.passed]
 
 
+GOOD_PENDING = f"{GOOD} is PendingApproval with a passed gate decision"
+GOOD_PACKAGE = "its SageMaker model package exists and carries fmops:gate=passed"
+GOOD_AUDITED = "its audit trail records the gate decision"
+LEAKY_REJECTED = f"{LEAKY} is Rejected by the gate on threshold.pii_leak_rate"
+LEAKY_TOLD = "its submitter was e-mailed why, naming threshold.pii_leak_rate"
+TAMPERED_REJECTED = f"{TAMPERED} is Rejected for the tampered adapter_model.safetensors"
+TAMPERED_AUDITED = "its audit trail records the rejection"
+
+
 def test_the_expected_outcome_passes_every_check() -> None:
     checks = evaluate(observation())
 
-    assert len(checks) == 7
+    assert [check.name for check in checks] == [
+        GOOD_PENDING,
+        GOOD_PACKAGE,
+        GOOD_AUDITED,
+        LEAKY_REJECTED,
+        LEAKY_TOLD,
+        TAMPERED_REJECTED,
+        TAMPERED_AUDITED,
+        "IntakeDeadLetterQueueUrl is empty",
+        "NotifierDeadLetterQueueUrl is empty",
+    ]
     assert all(check.passed for check in checks)
 
 
-def test_a_good_version_still_received_fails() -> None:
-    stuck = VersionView(GOOD, record(GOOD, VersionStatus.RECEIVED), ())
+# ------------------------------------------------------------------ the good version
 
-    assert failed(observation(good=stuck)) == [
-        f"{GOOD} is Registered or further",
-        "its audit trail records the registration",
-    ]
+
+def test_a_good_version_still_evaluating_fails() -> None:
+    # Given the good version waiting for its evaluation: no gate decision yet
+    waiting = VersionView(GOOD, record(GOOD, VersionStatus.PENDING_EVALUATION), GOOD_TRAIL)
+
+    assert failed(observation(good=waiting)) == [GOOD_PENDING]
+
+
+def test_a_good_version_pending_approval_without_a_passed_decision_fails() -> None:
+    # Given PendingApproval, but the recorded decision failed a rule
+    contradicted = record(GOOD, VersionStatus.PENDING_APPROVAL, decided=gate(GOOD, "threshold.toxicity_rate"))
+
+    assert failed(observation(good=VersionView(GOOD, contradicted, GOOD_TRAIL))) == [GOOD_PENDING]
 
 
 def test_a_missing_model_package_fails() -> None:
-    assert failed(observation(good_package_status=None)) == ["its SageMaker model package exists"]
+    assert failed(observation(good_package=None)) == [GOOD_PACKAGE]
+
+
+def test_a_model_package_without_the_gate_metadata_fails() -> None:
+    assert failed(observation(good_package=ModelPackage("PendingManualApproval", {}))) == [GOOD_PACKAGE]
+
+
+def test_a_model_package_marked_failed_fails() -> None:
+    marked = ModelPackage("PendingManualApproval", {"fmops:gate": "failed"})
+
+    assert failed(observation(good_package=marked)) == [GOOD_PACKAGE]
+
+
+def test_a_gate_decision_missing_from_the_audit_trail_fails() -> None:
+    trail = audit(GOOD, "Model Version Registered", "Model Version Evaluated")
+    good = VersionView(GOOD, record(GOOD, VersionStatus.PENDING_APPROVAL, decided=gate(GOOD)), trail)
+
+    assert failed(observation(good=good)) == [GOOD_AUDITED]
+
+
+# ------------------------------------------------------------------ the leaky version
+
+
+def test_a_leaky_version_that_passed_the_gate_fails() -> None:
+    passed = VersionView(LEAKY, record(LEAKY, VersionStatus.PENDING_APPROVAL, decided=gate(LEAKY)), LEAKY_TRAIL)
+
+    assert failed(observation(leaky=passed)) == [LEAKY_REJECTED]
+
+
+def test_a_leaky_version_rejected_on_another_rule_fails() -> None:
+    # Given the leaky version rejected by the gate, but for its token F1 only
+    other = Problem(code="gate_rule_failed", message="token_f1 >= 0.6: 0.5", field="threshold.token_f1")
+    rejected = record(LEAKY, VersionStatus.REJECTED, [other], decided=gate(LEAKY, "threshold.token_f1"))
+
+    assert failed(observation(leaky=VersionView(LEAKY, rejected, LEAKY_TRAIL))) == [LEAKY_REJECTED]
+
+
+def test_no_e_mail_to_the_leaky_versions_submitter_fails() -> None:
+    assert failed(observation(leaky_mails=[])) == [LEAKY_TOLD]
+
+
+def test_an_e_mail_that_does_not_name_the_failed_rule_fails() -> None:
+    vague = Mail(LEAK_MAIL.to, LEAK_MAIL.subject, "Your version was rejected.\n")
+
+    assert failed(observation(leaky_mails=[vague])) == [LEAKY_TOLD]
+
+
+def test_an_e_mail_to_someone_else_fails() -> None:
+    elsewhere = Mail(("someone.else@example.com",), LEAK_MAIL.subject, LEAK_MAIL.body)
+
+    assert failed(observation(leaky_mails=[elsewhere])) == [LEAKY_TOLD]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the local cloud's sent_emails() lists, as far as mails_about reads it."""
+
+    to: list[str]
+    subject: str
+    body: str
+
+
+def test_only_e_mails_whose_subject_names_the_version_are_about_it() -> None:
+    # Given the rejections of the leaky and the tampered version (the good one's id is a prefix of both)
+    sent = [
+        Sent(["demo.user@example.com"], f"[fmops] {TAMPERED} rejected: 1 reason", "artifact_sha256_mismatch"),
+        Sent(["demo.user@example.com"], LEAK_MAIL.subject, LEAK_MAIL.body),
+    ]
+
+    assert mails_about(LEAKY, sent) == [LEAK_MAIL]
+    assert mails_about(GOOD, sent) == []
+
+
+# ------------------------------------------------------------------ the tampered version
 
 
 def test_a_rejection_for_another_reason_fails() -> None:
     # Given the tampered version rejected, but not for its sha256
     other = Problem(code="artifact_missing", message="config.json was not uploaded", field="artifacts.0")
-    bad = VersionView(BAD, record(BAD, VersionStatus.REJECTED, [other]), (audit(BAD, "Model Version Rejected"),))
+    tampered = VersionView(
+        TAMPERED, record(TAMPERED, VersionStatus.REJECTED, [other]), audit(TAMPERED, "Model Version Rejected")
+    )
 
-    assert failed(observation(bad=bad)) == [f"{BAD} is Rejected for the tampered adapter_model.safetensors"]
+    assert failed(observation(tampered=tampered)) == [TAMPERED_REJECTED]
+
+
+def test_a_rejection_missing_from_the_audit_trail_fails() -> None:
+    tampered = VersionView(TAMPERED, record(TAMPERED, VersionStatus.REJECTED, [SHA_MISMATCH]), ())
+
+    assert failed(observation(tampered=tampered)) == [TAMPERED_AUDITED]
+
+
+# ------------------------------------------------------------------ dead letters
 
 
 def test_a_message_in_a_dead_letter_queue_fails() -> None:
-    dead = {"IntakeDeadLetterQueueUrl": 1, "AuditWriterDeadLetterQueueUrl": 0}
+    dead = {"IntakeDeadLetterQueueUrl": 1, "NotifierDeadLetterQueueUrl": 0}
 
     assert failed(observation(dead_letters=dead)) == ["IntakeDeadLetterQueueUrl is empty"]
 
 
 def test_no_dead_letter_queue_in_the_outputs_fails() -> None:
     assert failed(observation(dead_letters={})) == ["dead-letter queues are empty"]
+
+
+# ------------------------------------------------------------------ evidence of a failed run
 
 
 class RecordedStepFunctions:

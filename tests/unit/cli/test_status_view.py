@@ -194,8 +194,11 @@ def test_the_json_document_is_stable_and_complete() -> None:
         "updated_at",
         "reasons",
         "timeline",
+        "evaluation",
+        "gate",
     ]
     assert document["status"] == "PendingEvaluation"
+    assert (document["evaluation"], document["gate"]) == (None, None)
     assert document["model_package_arn"] == PACKAGE
     assert document["created_at"] == "2026-11-26T12:00:00.250Z"
     assert [entry["detail_type"] for entry in document["timeline"]] == [
@@ -220,7 +223,7 @@ def test_an_unknown_version_is_not_found() -> None:
         (VersionStatus.PENDING_EVALUATION, VersionStatus.REGISTERED, True),
         (VersionStatus.RECEIVED, VersionStatus.REGISTERED, False),
         (VersionStatus.REJECTED, VersionStatus.REGISTERED, False),
-        (VersionStatus.REJECTED, VersionStatus.RECEIVED, True),
+        (VersionStatus.REJECTED, VersionStatus.RECEIVED, False),  # terminal: reaches only itself
         (VersionStatus.REGISTERED, VersionStatus.REJECTED, False),
         (VersionStatus.REGISTERED, VersionStatus.PENDING_EVALUATION, False),
     ],

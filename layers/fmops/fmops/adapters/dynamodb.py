@@ -3,7 +3,9 @@ duplicate deliveries harmless (BatchWriteItem would ignore conditions, so it is 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -20,11 +22,18 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def to_item(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in document.items() if value is not None}
+    """DynamoDB attributes of a JSON-ready document. DynamoDB numbers are decimals: floats go
+    through their shortest repr (0.68 stays 0.68, exactly), never through binary rounding."""
+    exact = json.loads(json.dumps(document), parse_float=Decimal)
+    return {key: _serializer.serialize(value) for key, value in exact.items() if value is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def serving_key(model_group: str, stage: str) -> str:
+    return f"{model_group}@{stage}"
 
 
 class _Table:
@@ -53,6 +62,10 @@ class DynamoCatalog(_Table):
         updated = record.model_copy(update={**changes, "status": target, "updated_at": at, "lease_until": None})
         return self._put_next(CatalogRecord.model_validate(updated.model_dump()), record)
 
+    def update(self, record: CatalogRecord, at: datetime, **changes: object) -> CatalogRecord:
+        updated = record.model_copy(update={**changes, "updated_at": at})
+        return self._put_next(CatalogRecord.model_validate(updated.model_dump()), record)
+
     def mark_announced(self, version_id: str) -> None:
         self.db.update_item(
             TableName=self._table,
@@ -61,6 +74,15 @@ class DynamoCatalog(_Table):
             ConditionExpression="attribute_exists(version_id)",
             ExpressionAttributeValues={":true": {"BOOL": True}, ":one": {"N": "1"}},
         )
+
+    def serving(self, model_group: str, stage: str) -> CatalogRecord | None:
+        # The deployment stage keeps a pointer item "<group>@<stage>" -> serving version id
+        # ('@' cannot occur in a version id, so pointers never collide with versions).
+        response = self.db.get_item(
+            TableName=self._table, Key=to_item({"version_id": serving_key(model_group, stage)}), ConsistentRead=True
+        )
+        pointer = from_item(response["Item"]) if "Item" in response else None
+        return self.get(str(pointer["serving_version_id"])) if pointer else None
 
     def _put_next(self, record: CatalogRecord, replacing: CatalogRecord | None) -> CatalogRecord:
         """Write record as the next revision of `replacing` (or as a new item), failing if it moved on."""

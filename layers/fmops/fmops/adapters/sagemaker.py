@@ -77,3 +77,8 @@ class SageMakerRegistry:
         if metadata:
             request["MetadataProperties"] = metadata
         return str(self.sm.create_model_package(**request)["ModelPackageArn"])
+
+    def annotate(self, package_arn: str, properties: dict[str, str]) -> None:
+        # Sent merged with what is there: AWS upserts the given keys, moto replaces the whole map.
+        current = self.sm.describe_model_package(ModelPackageName=package_arn).get("CustomerMetadataProperties", {})
+        self.sm.update_model_package(ModelPackageArn=package_arn, CustomerMetadataProperties={**current, **properties})

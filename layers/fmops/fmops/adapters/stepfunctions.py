@@ -1,9 +1,14 @@
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from fmops.adapters import client, error_code
 from fmops.events import PromotionInput
+
+# The token was used already, or its wait timed out: the execution has moved on without us.
+_TOKEN_SPENT = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+_MAX_CAUSE = 32768
 
 
 class StepFunctionsWorkflow:
@@ -21,3 +26,28 @@ class StepFunctionsWorkflow:
             # Same name and same input within 90 days: Step Functions itself refuses the duplicate.
             if error_code(error) != "ExecutionAlreadyExists":
                 raise
+
+
+class StepFunctionsCallbacks:
+    def __init__(self, sfn: Any = None) -> None:
+        self._sfn = sfn
+
+    @property
+    def sfn(self) -> Any:
+        return self._sfn or client("stepfunctions")
+
+    def succeed(self, token: str, output: dict[str, object]) -> bool:
+        return self._send(self.sfn.send_task_success, taskToken=token, output=json.dumps(output))
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        return self._send(self.sfn.send_task_failure, taskToken=token, error=error[:256], cause=cause[:_MAX_CAUSE])
+
+    @staticmethod
+    def _send(call: Any, **request: Any) -> bool:
+        try:
+            call(**request)
+        except ClientError as error:
+            if error_code(error) in _TOKEN_SPENT:
+                return False
+            raise
+        return True

@@ -109,6 +109,15 @@ def nearest_rank_percentile(sorted_values: Sequence[float], percent: int) -> flo
     return sorted_values[rank - 1]
 
 
+# Means of float scores carry binary artefacts (40 rows averaging to 0.83 sum to 33.199999999999996);
+# 12 decimal places remove them and stay far below the precision of any threshold a policy sets.
+DECIMALS = 12
+
+
+def _mean(total: float, count: int) -> float:
+    return round(total / count, DECIMALS)
+
+
 # ---------------------------------------------------------------------------- accumulator
 class TextMetricsAccumulator:
     """Running sums of the text-to-text metrics; `add` each row, then read `result`."""
@@ -157,9 +166,9 @@ class TextMetricsAccumulator:
             raise EvaluationSetInvalid(InvalidReason.EMPTY, "the evaluation set has no rows")
         n = self.rows
         metrics = [
-            builtin_metric("exact_match", self._exact / n, n),
-            builtin_metric("token_f1", self._f1 / n, n),
-            builtin_metric("rouge_l", self._rouge / n, n),
+            builtin_metric("exact_match", _mean(self._exact, n), n),
+            builtin_metric("token_f1", _mean(self._f1, n), n),
+            builtin_metric("rouge_l", _mean(self._rouge, n), n),
             builtin_metric("toxicity_rate", self._toxic / n, n),
             builtin_metric("pii_leak_rate", self._pii / n, n),
             builtin_metric("refusal_rate", self._refusals / n, n),
@@ -177,7 +186,7 @@ class TextMetricsAccumulator:
             cost = (
                 self._input_tokens * price_per_1k_input_tokens + self._output_tokens * price_per_1k_output_tokens
             ) / total_tokens
-            metrics.append(builtin_metric("cost_per_1k_tokens_usd", cost, self._priced_rows))
+            metrics.append(builtin_metric("cost_per_1k_tokens_usd", round(cost, DECIMALS), self._priced_rows))
         return metrics
 
 

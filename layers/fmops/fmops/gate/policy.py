@@ -129,6 +129,10 @@ class PolicyInvalid(FmopsError):
         lines = "\n".join(f"  {p.path}: {p.message}" for p in problems)
         super().__init__(f"invalid policy ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
 
+    @classmethod
+    def single(cls, path: str, message: str) -> PolicyInvalid:
+        return cls([PolicyProblem(path=path, message=message)])
+
 
 class _Strict(BaseModel):
     # A misspelt key must not silently drop a rule.

@@ -1,0 +1,23 @@
+"""RejectVersion: a promotion step failed or timed out; the version fails closed with the reason."""
+
+from functools import cache
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fmops import promotion
+from fmops.adapters import wiring
+
+logger = Logger()
+tracer = Tracer()
+deps = cache(wiring.promotion_deps)  # built on first use, once per process
+
+
+@logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=promotion.FailedStep)
+def handler(event: promotion.FailedStep, context: LambdaContext) -> dict[str, str]:
+    result = promotion.reject_failed_step(event, deps())
+    logger.info("failed promotion step handled", error=event.error.get("Error"), status=result["status"])
+    return result
