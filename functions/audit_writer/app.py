@@ -1,4 +1,4 @@
-"""Audit writer: every event on the fmops bus -> one audit record, deduplicated by business id."""
+"""Audit writer: every fmops event, artifact upload and model package change -> one link of its model group's chain."""
 
 from functools import cache
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fmops import audit
 from fmops.adapters.dynamodb import DynamoAuditLog
 from fmops.clock import SystemClock
-from fmops.events import FmopsEnvelope
+from fmops.events import AnyEnvelope
 from fmops.settings import AuditWriterSettings, load
 
 logger = Logger()
@@ -21,10 +21,14 @@ def deps() -> audit.AuditDeps:
     return audit.AuditDeps(log=DynamoAuditLog(load(AuditWriterSettings).audit_table), clock=SystemClock())
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.correlation_id", clear_state=True)
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=FmopsEnvelope)
-def handler(event: FmopsEnvelope, context: LambdaContext) -> dict[str, object]:
-    result = audit.record_event(event.detail_type, event.source, event.id, event.detail, deps())
-    logger.info("audit event handled", detail_type=event.detail_type, event_id=result.event_id, stored=result.stored)
+@event_parser(model=AnyEnvelope)
+def handler(event: AnyEnvelope, context: LambdaContext) -> dict[str, object]:
+    # Any source: the domain translates by (source, detail-type) and records a broken event as malformed.
+    envelope = audit.Envelope(
+        id=event.id, source=event.source, detail_type=event.detail_type, time=event.time, detail=event.detail
+    )
+    result = audit.record_event(envelope, deps())
+    logger.info("audit event handled", extra=result.as_dict())
     return result.as_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,7 +28,7 @@ class CatalogReader(Protocol):
 
 
 class AuditReader(Protocol):
-    def for_version(self, version_id: str) -> list[AuditRecord]: ...
+    def for_version(self, version_id: str) -> Sequence[AuditRecord]: ...
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,9 @@ KMS_USE = frozenset(
 )
 # IAM authorizes a TransactWriteItems call item by item (PutItem for a Put): dynamodb:TransactWriteItems
 # is not an IAM action, so PutItem alone covers transactional appends. It is tolerated, never needed.
-AUDIT_TABLE_ACTIONS = frozenset({"dynamodb:PutItem", "dynamodb:TransactWriteItems"})
+# PutItem (also inside TransactWriteItems, which IAM checks per contained write) and GetItem to read a
+# chain's head and an event's claim before appending. Nothing that updates, deletes or batch-writes.
+AUDIT_TABLE_ACTIONS = frozenset({"dynamodb:PutItem", "dynamodb:TransactWriteItems", "dynamodb:GetItem"})
 # Sends to the function's own on-failure destination or dead-letter queue (they keep the failed event).
 FAILURE_DESTINATION_ACTIONS = frozenset({"sqs:SendMessage", "sns:Publish"})
 
@@ -262,9 +264,9 @@ def unscoped_resources(cfn: Template) -> list[Finding]:
 def audit_writer_is_append_only(
     cfn: Template, function: str = "AuditWriterFunction", table: str = "AuditTable"
 ) -> list[Finding]:
-    """(c) The audit writer can put items on the audit table and do nothing else with data.
+    """(c) The audit writer can put (and read) items on the audit table and do nothing else with data.
 
-    DynamoDB: only PutItem (TransactWriteItems tolerated) and only on the audit table; never UpdateItem,
+    DynamoDB: only PutItem and GetItem (TransactWriteItems tolerated) and only on the audit table; never UpdateItem,
     DeleteItem or BatchWriteItem. Besides: logging and tracing, KMS use, and sending to its own
     on-failure destination or dead-letter queue.
     """

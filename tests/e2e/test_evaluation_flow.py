@@ -117,6 +117,7 @@ def test_a_version_that_meets_its_policy_reaches_pending_approval_with_its_decis
     assert stored["decision"] == record["gate"]["decision"]
     assert flow.audit(version_id) == [
         "Evaluation Completed",
+        "Model Package State Changed",
         "Model Version Evaluated",
         "Model Version Evaluation Requested",
         "Model Version Gate Decided",

@@ -50,13 +50,12 @@ class Flow:
         ).get("Item", {})
         return {key: next(iter(value.values())) for key, value in item.items()}
 
-    def audit(self, version_id: str) -> list[str]:
-        items = self.dynamodb.query(
-            TableName=self.cloud.outputs["AuditTableName"],
-            KeyConditionExpression="version_id = :v",
-            ExpressionAttributeValues={":v": {"S": version_id}},
-        )["Items"]
-        return sorted(item["detail_type"]["S"] for item in items)
+    def audit(self, version_id: str, include_uploads: bool = False) -> list[str]:
+        """The detail-types of the version's audit records (artifact uploads left out unless asked)."""
+        from fmops.adapters.dynamodb import DynamoAuditLog
+
+        records = DynamoAuditLog(self.cloud.outputs["AuditTableName"], self.dynamodb).for_version(version_id)
+        return sorted(r.detail_type for r in records if include_uploads or r.detail_type != "Artifact Uploaded")
 
     def packages(self, group: str) -> list[dict[str, Any]]:
         return list(self.sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"])
@@ -93,10 +92,13 @@ def test_an_uploaded_version_is_registered_promoted_and_audited(flow: Flow) -> N
     [execution] = [e for e in flow.executions() if e["name"] == "e2e-valid_1.0.0"]
     assert execution["status"] == "RUNNING"
     assert flow.audit("e2e-valid/1.0.0") == [
+        "Model Package State Changed",
         "Model Version Evaluation Requested",
         "Model Version Promotion Started",
         "Model Version Registered",
     ]
+    # and each uploaded object (two artifacts, then the manifest) is on the record with who put it
+    assert flow.audit("e2e-valid/1.0.0", include_uploads=True).count("Artifact Uploaded") == 3
 
 
 def test_an_invalid_version_is_rejected_with_reasons_an_audit_record_and_no_package(flow: Flow) -> None:
@@ -147,6 +149,7 @@ def test_the_same_upload_delivered_100_times_yields_one_version_package_executio
     assert len(flow.packages("e2e-dupes")) == 1
     assert len([e for e in flow.executions() if e["name"] == "e2e-dupes_1.0.0"]) == 1
     assert flow.audit("e2e-dupes/1.0.0") == [
+        "Model Package State Changed",
         "Model Version Evaluation Requested",
         "Model Version Promotion Started",
         "Model Version Registered",

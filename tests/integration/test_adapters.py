@@ -16,6 +16,7 @@ from fmops.manifest import Manifest
 from fmops.records import AuditRecord, CatalogRecord
 from fmops.statuses import VersionStatus
 
+from tests.integration.tables import create_table
 from tests.unit.builders import manifest_document
 
 AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -93,7 +94,7 @@ def test_marking_announced_invalidates_stale_copies(aws: None) -> None:
 
 
 def test_the_audit_log_keeps_the_first_record_of_an_event_id(aws: None) -> None:
-    log = DynamoAuditLog(table("audit", "version_id", "event_id"), boto3.client("dynamodb"))
+    log = DynamoAuditLog(create_table(boto3.client("dynamodb"), "AuditTable", "audit"), boto3.client("dynamodb"))
     record = AuditRecord(
         version_id="sentiment/1.0.0",
         event_id="sentiment/1.0.0#registered",
@@ -107,8 +108,8 @@ def test_the_audit_log_keeps_the_first_record_of_an_event_id(aws: None) -> None:
         facts={"model_package_arn": "arn:pkg"},
     )
 
-    assert log.append(record) is True
-    assert log.append(record.model_copy(update={"envelope_id": "second"})) is False
+    assert log.append(record, "sentiment") is True
+    assert log.append(record.model_copy(update={"envelope_id": "second"}), "sentiment") is False
     assert [stored.envelope_id for stored in log.for_version("sentiment/1.0.0")] == ["first"]
 
 

@@ -16,6 +16,8 @@ from fmops.records import AuditRecord, CatalogRecord
 from fmops.statuses import VersionStatus
 from fmops_cli.main import main
 
+from tests.integration.tables import create_table
+
 AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
 GOOD = "sentiment-classifier/1.0.0"
 BAD = "sentiment-classifier/1.0.1"
@@ -43,15 +45,8 @@ STACK_TEMPLATE = {
 @pytest.fixture
 def dynamodb(mocked_aws: None) -> Iterator[Any]:
     client: Any = boto3.client("dynamodb")
-    for table, keys in (("catalog", ["version_id"]), ("audit", ["version_id", "event_id"])):
-        client.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
-            KeySchema=[
-                {"AttributeName": key, "KeyType": kind} for key, kind in zip(keys, ("HASH", "RANGE"), strict=False)
-            ],
-        )
+    create_table(client, "CatalogTable", "catalog")
+    create_table(client, "AuditTable", "audit")
     yield client
 
 
@@ -92,7 +87,8 @@ def audit(client: Any, version_id: str, detail_type: str, seconds: int, actor: s
             correlation_id=version_id,
             envelope_id=f"envelope-{seconds}",
             facts=facts,
-        )
+        ),
+        chain=version_id.split("/")[0],
     )
 
 

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from fmops.errors import ConcurrentModification
 from fmops.events import FmopsEventDetail, PromotionInput
+from fmops.ledger import ChainHead, seal
 from fmops.manifest import Manifest
-from fmops.records import AuditRecord, CatalogRecord
+from fmops.records import AuditRecord, CatalogRecord, SealedRecord
 from fmops.statuses import VersionStatus, check_transition
 
 
@@ -153,14 +154,21 @@ class FakeWorkflow:
 
 @dataclass
 class InMemoryAuditLog:
-    records: dict[tuple[str, str], AuditRecord] = field(default_factory=dict)
+    """Chains like the DynamoDB audit log: one record per event_id, each sealed onto its chain's head."""
 
-    def append(self, record: AuditRecord) -> bool:
-        key = (record.version_id, record.event_id)
-        if key in self.records:
+    records: dict[str, SealedRecord] = field(default_factory=dict)  # event_id -> record
+    heads: dict[str, ChainHead] = field(default_factory=dict)
+
+    def append(self, record: AuditRecord, chain: str) -> bool:
+        if record.event_id in self.records:
             return False
-        self.records[key] = record
+        sealed = seal(record, chain, self.heads.get(chain))
+        self.records[record.event_id] = sealed
+        self.heads[chain] = ChainHead(chain=chain, seq=sealed.seq, hash=sealed.hash)
         return True
+
+    def chain(self, chain: str) -> list[SealedRecord]:
+        return sorted((r for r in self.records.values() if r.chain == chain), key=lambda r: r.seq)
 
 
 @dataclass(frozen=True)

@@ -96,8 +96,9 @@ class Workflow(Protocol):
 
 
 class AuditLog(Protocol):
-    def append(self, record: AuditRecord) -> bool:
-        """Store the record unless one with the same (version_id, event_id) exists; True if stored."""
+    def append(self, record: AuditRecord, chain: str) -> bool:
+        """Seal the record as the next link of `chain` and store it, unless a record with its event_id
+        exists (then False). Two appends at once never fork the chain: one of them re-reads the head."""
         ...
 
 

@@ -88,3 +88,12 @@ class AuditRecord(BaseModel):
     correlation_id: str
     envelope_id: str
     facts: dict[str, Any] = Field(description="The event's detail, minus fields that duplicate the keys above.")
+
+
+class SealedRecord(AuditRecord):
+    """An audit record as stored: a link of its model group's hash chain (see fmops.ledger)."""
+
+    chain: str
+    seq: int = Field(ge=1)
+    prev_hash: str
+    hash: str

@@ -468,7 +468,7 @@ def test_a_version_rejected_by_its_gate_cannot_be_re_uploaded_with_other_bytes()
 
 
 def test_fmops_status_shows_the_evaluator_the_gate_and_a_line_per_new_event() -> None:
-    from fmops.audit import AuditDeps, record_event
+    from fmops.audit import AuditDeps, Envelope, record_event
     from fmops_cli.status import VersionView, render_text
 
     from tests.unit.fakes import InMemoryAuditLog
@@ -477,7 +477,8 @@ def test_fmops_status_shows_the_evaluator_the_gate_and_a_line_per_new_event() ->
     world.through_the_gate(rows=[eval_row("negative", "positive", latency_ms=80)])
     log = InMemoryAuditLog()
     for event in world.bus.published:
-        record_event(event.detail_type, "fmops", "envelope", event.model_dump(mode="json"), AuditDeps(log, world.clock))
+        envelope = Envelope("e", "fmops", event.detail_type, event.occurred_at, event.model_dump(mode="json"))
+        record_event(envelope, AuditDeps(log, world.clock))
 
     text = render_text(VersionView(VERSION_ID, world.record(), tuple(log.records.values())))
 

@@ -3,7 +3,9 @@ duplicate deliveries harmless (BatchWriteItem would ignore conditions, so it is 
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +15,8 @@ from botocore.exceptions import ClientError
 
 from fmops.adapters import client, error_code
 from fmops.errors import ConcurrentModification
-from fmops.records import AuditRecord, CatalogRecord
+from fmops.ledger import ChainHead, canonical_json, seal, timestamp
+from fmops.records import AuditRecord, CatalogRecord, SealedRecord
 from fmops.statuses import VersionStatus, check_transition
 
 _serializer = TypeSerializer()
@@ -104,26 +107,155 @@ class DynamoCatalog(_Table):
         return stored
 
 
-class DynamoAuditLog(_Table):
-    def append(self, record: AuditRecord) -> bool:
-        try:
-            self.db.put_item(
-                TableName=self._table,
-                Item=to_item(record.model_dump(mode="json")),
-                ConditionExpression="attribute_not_exists(event_id)",
-            )
-        except ClientError as error:
-            if error_code(error) == _CONDITION_FAILED:
-                return False
-            raise
-        return True
+# ------------------------------------------------------------------ audit trail
+# One table, three kinds of items (docs/audit.md):
+#   record  pk "CHAIN#<chain>"  sk "SEQ#<seq, 12 digits>"  - the chain, in order
+#   head    pk "HEADS"          sk "<chain>"              - each chain's last seq and hash
+#   claim   pk "EVENT#<event_id>" sk "EVENT"              - the business id, once
+# The three are written in one transaction, each conditionally: a duplicate event fails on its
+# claim, a concurrent append on the head, so a chain never forks and an event is stored once.
+# Records alone carry `time_key`, so only they appear in the query indexes (sparse GSIs).
+HEADS_PK = "HEADS"
+DAY_SHARDS = 8  # a busy day spreads over 8 partitions of the by-day index
+INDEX_BY_VERSION, INDEX_BY_ACTOR, INDEX_BY_DAY, INDEX_BY_TYPE = "ByVersion", "ByActor", "ByDay", "ByType"
+_MAX_APPEND_ATTEMPTS = 10
+_RECORD_FIELDS = (
+    "chain", "seq", "prev_hash", "hash", "event_id", "version_id", "detail_type", "source",
+    "occurred_at", "recorded_at", "actor", "correlation_id", "envelope_id",
+)  # fmt: skip
 
-    def for_version(self, version_id: str) -> list[AuditRecord]:
-        paginator = self.db.get_paginator("query")
-        pages = paginator.paginate(
+
+def chain_pk(chain: str) -> str:
+    return f"CHAIN#{chain}"
+
+
+def seq_sk(seq: int) -> str:
+    return f"SEQ#{seq:012d}"
+
+
+def time_key(record: SealedRecord) -> str:
+    """Sort key of every query index: time order, ties broken by chain position (stable across pages)."""
+    return f"{timestamp(record.occurred_at)}#{record.chain}#{record.seq:012d}"
+
+
+def day_shard(record: SealedRecord) -> str:
+    shard = int(hashlib.sha256(record.event_id.encode()).hexdigest()[:8], 16) % DAY_SHARDS
+    return f"{timestamp(record.occurred_at)[:10]}#{shard}"
+
+
+def record_item(record: SealedRecord) -> dict[str, Any]:
+    document: dict[str, Any] = {name: getattr(record, name) for name in _RECORD_FIELDS}
+    document.update(
+        pk=chain_pk(record.chain),
+        sk=seq_sk(record.seq),
+        occurred_at=timestamp(record.occurred_at),
+        recorded_at=timestamp(record.recorded_at),
+        # Facts as the exact JSON text hashed: numbers keep their digits, no Decimal round trip.
+        facts_json=canonical_json(record.facts).decode(),
+        time_key=time_key(record),
+        day_shard=day_shard(record),
+    )
+    return {key: _serializer.serialize(value) for key, value in document.items()}
+
+
+def record_from_item(item: dict[str, Any]) -> SealedRecord:
+    document = from_item(item)
+    document["facts"] = json.loads(document.pop("facts_json"))
+    document["seq"] = int(document["seq"])
+    return SealedRecord.model_validate({key: document[key] for key in (*_RECORD_FIELDS, "facts")})
+
+
+class DynamoAuditLog(_Table):
+    def append(self, record: AuditRecord, chain: str) -> bool:
+        for _ in range(_MAX_APPEND_ATTEMPTS):
+            if self._claimed(record.event_id):
+                return False
+            head = self.head(chain)
+            sealed = seal(record, chain, head)
+            try:
+                self.db.transact_write_items(TransactItems=self._append_items(sealed, head))
+                return True
+            except ClientError as error:
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                if len(reasons) == 3 and reasons[2] == _CONDITION_FAILED:
+                    return False  # another delivery of the same event won
+                # another event advanced the chain first: read the new head and link to it
+        raise ConcurrentModification(f"chain {chain} kept moving during {_MAX_APPEND_ATTEMPTS} attempts")
+
+    def _append_items(self, sealed: SealedRecord, head: ChainHead | None) -> list[dict[str, Any]]:
+        new_head = {"pk": HEADS_PK, "sk": sealed.chain, "seq": sealed.seq, "hash": sealed.hash}
+        head_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        if head is not None:
+            head_condition = {
+                "ConditionExpression": "seq = :seq",
+                "ExpressionAttributeValues": {":seq": {"N": str(head.seq)}},
+            }
+        claim = {"pk": f"EVENT#{sealed.event_id}", "sk": "EVENT", "chain": sealed.chain, "seq": sealed.seq}
+        return [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": record_item(sealed),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {"Put": {"TableName": self._table, "Item": to_item(new_head), **head_condition}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(claim),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+
+    def _claimed(self, event_id: str) -> bool:
+        key = to_item({"pk": f"EVENT#{event_id}", "sk": "EVENT"})
+        return "Item" in self.db.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+
+    def head(self, chain: str) -> ChainHead | None:
+        response = self.db.get_item(
+            TableName=self._table, Key=to_item({"pk": HEADS_PK, "sk": chain}), ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        document = from_item(item)
+        return ChainHead(chain=chain, seq=int(document["seq"]), hash=str(document["hash"]))
+
+    def heads(self) -> list[ChainHead]:
+        """Every chain's head (one Query on the heads partition)."""
+        pages = self.db.get_paginator("query").paginate(
             TableName=self._table,
-            KeyConditionExpression="version_id = :v",
-            ExpressionAttributeValues={":v": {"S": version_id}},
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": HEADS_PK}},
             ConsistentRead=True,
         )
-        return [AuditRecord.model_validate(from_item(item)) for page in pages for item in page["Items"]]
+        return [
+            ChainHead(chain=str(doc["sk"]), seq=int(doc["seq"]), hash=str(doc["hash"]))
+            for page in pages
+            for doc in map(from_item, page["Items"])
+        ]
+
+    def chain(self, chain: str) -> Iterator[SealedRecord]:
+        """The chain's records in order, as stored (verify recomputes every hash)."""
+        pages = self.db.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": chain_pk(chain)}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for item in page["Items"]:
+                yield record_from_item(item)
+
+    def for_version(self, version_id: str) -> list[SealedRecord]:
+        pages = self.db.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=INDEX_BY_VERSION,
+            KeyConditionExpression="version_id = :v",
+            ExpressionAttributeValues={":v": {"S": version_id}},
+        )
+        return [record_from_item(item) for page in pages for item in page["Items"]]
