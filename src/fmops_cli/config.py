@@ -32,6 +32,7 @@ FLAGS_BY_OUTPUT = {
     "ArtifactBucketName": "--bucket",
     "CatalogTableName": "--catalog-table",
     "AuditTableName": "--audit-table",
+    "AnchorBucketName": "--anchor-bucket",
     "PolicyBucketName": "--policy-bucket",
 }
 

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fmops_cli import audit_verify
+from fmops_cli.audit_export import EvidenceSources, export_pack
 from fmops_cli.config import Connection, find_project_root
 from fmops_cli.errors import CliError
 from fmops_cli.status import VersionView, fetch, render_text, wait_for
@@ -44,7 +46,7 @@ IDLE_TIMEOUT_S = 120.0
 STATUS_TIMEOUT_S = 60.0  # intake, evaluation and gate
 DEAD_LETTER_SUFFIX = "DeadLetterQueueUrl"
 GATE_METADATA_KEY = "fmops:gate"
-STEPS = 9
+STEPS = 11
 
 
 def project_root() -> Path:
@@ -99,6 +101,9 @@ class Observation:
     good_package: ModelPackage | None  # None: no model package found
     leaky_mails: Sequence[Mail]  # e-mails whose subject names the leaky version
     dead_letters: Mapping[str, int]  # dead-letter queue output name -> messages in it
+    trail_intact: bool = False  # `fmops audit verify` found every chain and anchor intact
+    trail_summary: str = "not verified"
+    evidence_pack: Path | None = None  # the good version's HTML evidence pack, if written
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,12 @@ def evaluate(seen: Observation, tampered_path: str = TAMPERED_ARTIFACT) -> list[
             "its audit trail records the rejection",
             "Model Version Rejected" in tampered_events,
             f"{len(seen.tampered.timeline)} audit record(s)",
+        ),
+        Check("the audit trail verifies against its anchors", seen.trail_intact, seen.trail_summary),
+        Check(
+            f"the evidence pack of {seen.good.version_id} was written",
+            seen.evidence_pack is not None,
+            str(seen.evidence_pack) if seen.evidence_pack else "no HTML evidence pack",
         ),
     ]
     if not seen.dead_letters:
@@ -383,6 +394,18 @@ def run(root: Path, state_dir: Path | None = None) -> int:
         tampered_view = settle(tampered.version_id, VersionStatus.REJECTED)
         narrator.say(render_text(tampered_view))
 
+        narrator.step("Anchoring every chain head in write-once storage, then `fmops audit verify`:")
+        trail = _anchor_and_verify(cloud, connection, outputs, audit_log)
+        narrator.say(audit_verify.render_text(trail))
+
+        narrator.step(f"Exporting the evidence pack of {good.version_id} (`fmops audit export`)")
+        exported = export_pack(
+            good.version_id,
+            EvidenceSources(catalog, audit_log, s3, outputs.get("EvidenceBucketName")),
+            cloud.state_dir / "evidence",
+        )
+        narrator.say(f"{exported.pack.verdict}\n{exported.json_path}\n{exported.html_path}  (open it in a browser)")
+
         narrator.step("Checking the outcome")
         sqs = connection.client("sqs")
         good_view = fetch(good.version_id, catalog, audit_log)
@@ -395,6 +418,10 @@ def run(root: Path, state_dir: Path | None = None) -> int:
             ),
             leaky_mails=mails_about(leaky.version_id, cloud.sent_emails()),
             dead_letters=dead_letter_counts(sqs, outputs),
+            trail_intact=trail.ok,
+            trail_summary=f"{len(trail.chains)} chain(s), {sum(c.records for c in trail.chains)} records, "
+            f"{trail.anchors_read} anchor(s)" + ("" if trail.ok else ": BROKEN (see above)"),
+            evidence_pack=exported.html_path if exported.html_path.is_file() else None,
         )
         checks = evaluate(seen)
         for check in checks:
@@ -413,9 +440,23 @@ def run(root: Path, state_dir: Path | None = None) -> int:
         return 1
     print(
         f"\nDemo passed: {len(checks)} checks. Try it by hand: `fmops local up`, then the commands in "
-        "examples/README.md;\nhow evaluation and the gate work: docs/evaluation.md and docs/policies.md."
+        "examples/README.md;\nhow evaluation and the gate work: docs/evaluation.md and docs/policies.md; "
+        "the audit trail: docs/audit.md."
     )
     return 0
+
+
+def _anchor_and_verify(cloud: Any, connection: Connection, outputs: Mapping[str, str], audit_log: Any) -> Any:
+    """Run the scheduled anchor writer now (the local cloud does not fire schedules), then verify the trail."""
+    import json
+
+    from fmops.adapters.s3 import S3AnchorStore
+
+    response = connection.client("lambda").invoke(FunctionName=cloud.ref("AnchorWriterFunction"), Payload=b"{}")
+    if response.get("FunctionError"):
+        raise CliError(f"the anchor writer failed: {json.loads(response['Payload'].read())}")
+    store = S3AnchorStore(outputs["AnchorBucketName"], s3=connection.client("s3"))
+    return audit_verify.verify_trail(audit_log, store)
 
 
 def _submit_tampered(plan: SubmissionPlan, s3: Any, bucket: str) -> None:

@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy_command(commands, aws)
     _add_submit_command(commands, aws)
     _add_status_command(commands, aws)
+    _add_audit_command(commands, aws)
     _add_local_command(commands)
     return parser
 
@@ -231,6 +232,25 @@ exits 1 and says why.
     explain.add_argument("--json", action="store_true", help="print the decision document (as the gate stored it)")
     explain.add_argument("--catalog-table", metavar="TABLE", help="default: CatalogTableName of --stack / local cloud")
     explain.set_defaults(handler=run_policy_explain)
+
+
+def _add_audit_command(commands: Any, aws: argparse.ArgumentParser) -> None:
+    """`fmops audit query|verify|export`: each sub-command lives in its own module (fmops_cli.audit_*)."""
+    actions = _command_group(
+        commands,
+        "audit",
+        summary="query, verify and export the audit trail",
+        description="The audit trail: every fmops event, artifact upload and model package change, "
+        "hash-chained per model group and anchored in write-once storage (docs/audit.md).",
+    )
+    tables = argparse.ArgumentParser(add_help=False)
+    tables.add_argument("--audit-table", metavar="TABLE", help="default: AuditTableName of --stack / local cloud")
+
+    from fmops_cli import audit_export, audit_query, audit_verify
+
+    audit_query.add_parser(actions, [aws, tables], EXIT_CODES_HELP)
+    audit_verify.add_parser(actions, [aws, tables], EXIT_CODES_HELP)
+    audit_export.add_parser(actions, [aws, tables], EXIT_CODES_HELP)
 
 
 def _add_submit_command(commands: Any, aws: argparse.ArgumentParser) -> None:

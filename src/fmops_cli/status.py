@@ -164,6 +164,18 @@ def _gate_decided(facts: Mapping[str, Any]) -> list[str]:
     return [f"{verdict} ({len(decision.get('rules', []))} rules, policy {policy})", f"-> {facts.get('status')}"]
 
 
+def _artifact_uploaded(facts: Mapping[str, Any]) -> list[str]:
+    return [f"{facts.get('uri')} ({facts.get('size')} bytes, S3 version {facts.get('s3_version_id')})"]
+
+
+def _package_changed(facts: Mapping[str, Any]) -> list[str]:
+    return [f"{facts.get('model_approval_status')}: {facts.get('model_package_arn')}"]
+
+
+def _malformed(facts: Mapping[str, Any]) -> list[str]:
+    return [f"{facts.get('received_detail_type')}: {facts.get('error')}", f"detail sha256 {facts.get('detail_sha256')}"]
+
+
 def _generic_facts(facts: Mapping[str, Any]) -> list[str]:
     lines = []
     for key, value in facts.items():
@@ -182,6 +194,9 @@ _FACT_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "Model Version Evaluated": _evaluated,
     "Evaluation Result Rejected": _result_rejected,
     "Model Version Gate Decided": _gate_decided,
+    "Artifact Uploaded": _artifact_uploaded,
+    "Model Package State Changed": _package_changed,
+    "Malformed Event": _malformed,
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from moto.ses.models import Message, ses_backends
 
-from fmops_local import events, sagemaker_events, stepfunctions
+from fmops_local import dynamodb, events, sagemaker_events, stepfunctions
 from fmops_local import template as sam_template
 from fmops_local.api import ApiServer
 from fmops_local.deploy import Deployer, Deployment
@@ -152,6 +152,7 @@ class LocalCloud:
         )
         stepfunctions.install_execution_names(self._patcher)
         sagemaker_events.install(self._patcher)
+        dynamodb.install(self._patcher)
 
     def _resolve_outputs(self) -> dict[str, Any]:
         assert self._deployment is not None

@@ -278,7 +278,9 @@ class Deployer:
     def _bucket(self, logical_id: str, p: dict[str, Any]) -> Resource:
         s3 = self._client("s3")
         name = p.get("BucketName") or self._name(logical_id, 63, lowercase=True)
-        s3.create_bucket(Bucket=name)
+        # Object Lock can only be turned on when a bucket is created (it also turns versioning on).
+        object_lock = str(p.get("ObjectLockEnabled", "")).lower() == "true"
+        s3.create_bucket(Bucket=name, **({"ObjectLockEnabledForBucket": True} if object_lock else {}))
         if "VersioningConfiguration" in p:
             s3.put_bucket_versioning(
                 Bucket=name, VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]}
@@ -294,6 +296,10 @@ class Deployer:
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
         if "PublicAccessBlockConfiguration" in p:
             s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"])
+        if "ObjectLockConfiguration" in p:
+            s3.put_object_lock_configuration(
+                Bucket=name, ObjectLockConfiguration=_object_lock(p["ObjectLockConfiguration"])
+            )
         notifications = p.get("NotificationConfiguration", {})
         if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
             s3.put_bucket_notification_configuration(
@@ -576,6 +582,16 @@ def _attribute_string(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
+
+
+def _object_lock(configuration: dict[str, Any]) -> dict[str, Any]:
+    # CloudFormation passes numbers from parameters as strings; the S3 API wants integers.
+    lock: dict[str, Any] = {"ObjectLockEnabled": configuration.get("ObjectLockEnabled", "Enabled")}
+    retention = configuration.get("Rule", {}).get("DefaultRetention")
+    if retention:
+        rule = {"Mode": retention["Mode"], **{k: int(retention[k]) for k in ("Days", "Years") if k in retention}}
+        lock["Rule"] = {"DefaultRetention": rule}
+    return lock
 
 
 def _environment(variables: dict[str, Any]) -> dict[str, str]:

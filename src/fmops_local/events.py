@@ -158,6 +158,10 @@ def install_event_delivery(patcher: Patcher, delivery: TargetDelivery) -> None:
         def send_to_targets(rule: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
             if rule.state != "ENABLED":  # moto delivers for disabled rules too
                 return
+            # moto matches every event against a rule without a pattern, i.e. a schedule; in AWS such a
+            # rule matches no event (it fires on its schedule, which the local cloud leaves to the caller).
+            if rule.scheduled_expression and not rule.event_pattern._pattern:
+                return
             if not rule.event_pattern.matches_event(original_event):
                 return
             ours = [target for target in rule.targets if target["Arn"].split(":")[2] in _DELIVERED_HERE]

@@ -22,7 +22,7 @@ def test_the_demo_passes_on_the_local_cloud(tmp_path: Path, capsys: pytest.Captu
     assert code == 0, out
     checked = out.partition("Checking the outcome")[2]  # the leaky version's decision table above has FAIL rows
     assert checked and "FAIL" not in checked
-    assert "Demo passed: 11 checks" in out
+    assert "Demo passed: 13 checks" in out
     assert "policies/default.json -> s3://" in out
     # the decision tables, as `fmops policy explain` prints them
     assert ": PASSED\n" in out

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from fmops.anchoring import Anchor
 from fmops.errors import ConcurrentModification
 from fmops.events import FmopsEventDetail, PromotionInput
 from fmops.ledger import ChainHead, seal
@@ -238,3 +239,22 @@ class InMemoryPolicyStore:
 
     def read(self, name: str) -> bytes | None:
         return self.files.get(name)
+
+
+@dataclass
+class InMemoryAnchorStore:
+    """Write-once like the Object Lock bucket: a second put on a key is kept as another version, never a
+    replacement; `anchors()` returns every version, as S3AnchorStore does."""
+
+    versions: dict[str, list[str]] = field(default_factory=dict)  # key -> documents (JSON), oldest first
+
+    def put(self, key: str, anchor: Anchor) -> str:
+        self.versions.setdefault(key, []).append(anchor.model_dump_json())
+        return f"memory://{key}"
+
+    def anchors(self) -> list[Anchor]:
+        return [
+            Anchor.model_validate_json(document).model_copy(update={"source": f"memory://{key}#{n}"})
+            for key, documents in sorted(self.versions.items())
+            for n, document in enumerate(documents)
+        ]

@@ -54,6 +54,16 @@ class AuditWriterSettings(_Settings):
     audit_table: str
 
 
+class AuditQuerySettings(_Settings):
+    audit_table: str
+
+
+class AnchorWriterSettings(_Settings):
+    audit_table: str
+    anchor_bucket: str
+    anchor_retention_days: int
+
+
 class NotifierSettings(_Settings):
     catalog_table: str
     idempotency_table: str

@@ -119,6 +119,9 @@ def observation(**changes: object) -> Observation:
         "good_package": ModelPackage("PendingManualApproval", {"fmops:gate": "passed"}),
         "leaky_mails": [LEAK_MAIL],
         "dead_letters": {"IntakeDeadLetterQueueUrl": 0, "NotifierDeadLetterQueueUrl": 0},
+        "trail_intact": True,
+        "trail_summary": "3 chain(s), 30 records, 1 anchor(s)",
+        "evidence_pack": Path("evidence/sentiment-classifier_demo-1.evidence.html"),
     }
     fields.update(changes)
     return Observation(**fields)  # type: ignore[arg-type]
@@ -148,6 +151,8 @@ def test_the_expected_outcome_passes_every_check() -> None:
         LEAKY_TOLD,
         TAMPERED_REJECTED,
         TAMPERED_AUDITED,
+        "the audit trail verifies against its anchors",
+        f"the evidence pack of {GOOD} was written",
         "IntakeDeadLetterQueueUrl is empty",
         "NotifierDeadLetterQueueUrl is empty",
     ]
@@ -306,3 +311,13 @@ def test_a_failed_demo_shows_failed_executions_and_function_errors(tmp_path: Pat
         "execution g_v FAILED: PromotionFailed: c | VersionNotFound: g/v",
         "StartPromotionFunction.log: [ERROR] VersionNotFound: g/v",
     ]
+
+
+def test_a_broken_audit_trail_fails_only_its_check() -> None:
+    assert failed(observation(trail_intact=False, trail_summary="BROKEN")) == [
+        "the audit trail verifies against its anchors"
+    ]
+
+
+def test_a_missing_evidence_pack_fails_only_its_check() -> None:
+    assert failed(observation(evidence_pack=None)) == [f"the evidence pack of {GOOD} was written"]

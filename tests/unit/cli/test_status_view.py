@@ -295,3 +295,21 @@ def test_other_version_ids_are_refused_with_an_example(text: str) -> None:
 
     assert raised.value.hint is not None
     assert "<model-group>/<version>" in raised.value.hint
+
+
+def test_audit_records_from_aws_and_malformed_events_get_one_readable_line_each() -> None:
+    from fmops_cli.status import key_facts
+
+    upload = audit_record(
+        "Artifact Uploaded", 1, "123456789012", uri="s3://b/models/g/1/w.bin", size=10, s3_version_id="v1", etag="e"
+    )
+    approved = audit_record(
+        "Model Package State Changed", 2, "risk.officer", model_approval_status="Approved", model_package_arn=PACKAGE
+    )
+    malformed = audit_record(
+        "Malformed Event", 3, "fmops", received_detail_type="Teleported", error="no schema", detail_sha256="ab"
+    )
+
+    assert key_facts(upload) == ["s3://b/models/g/1/w.bin (10 bytes, S3 version v1)"]
+    assert key_facts(approved) == [f"Approved: {PACKAGE}"]
+    assert key_facts(malformed) == ["Teleported: no schema", "detail sha256 ab"]

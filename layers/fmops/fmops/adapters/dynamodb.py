@@ -39,7 +39,9 @@ def serving_key(model_group: str, stage: str) -> str:
     return f"{model_group}@{stage}"
 
 
-class _Table:
+class DynamoTable:
+    """A DynamoDB table by name, with the client created lazily (or given, in tests)."""
+
     def __init__(self, table_name: str, dynamodb: Any = None) -> None:
         self._table = table_name
         self._dynamodb = dynamodb
@@ -49,7 +51,7 @@ class _Table:
         return self._dynamodb or client("dynamodb")
 
 
-class DynamoCatalog(_Table):
+class DynamoCatalog(DynamoTable):
     def get(self, version_id: str) -> CatalogRecord | None:
         response = self.db.get_item(TableName=self._table, Key=to_item({"version_id": version_id}), ConsistentRead=True)
         item = response.get("Item")
@@ -165,7 +167,7 @@ def record_from_item(item: dict[str, Any]) -> SealedRecord:
     return SealedRecord.model_validate({key: document[key] for key in (*_RECORD_FIELDS, "facts")})
 
 
-class DynamoAuditLog(_Table):
+class DynamoAuditLog(DynamoTable):
     def append(self, record: AuditRecord, chain: str) -> bool:
         for _ in range(_MAX_APPEND_ATTEMPTS):
             if self._claimed(record.event_id):

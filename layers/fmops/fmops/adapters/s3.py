@@ -2,11 +2,15 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from fmops.adapters import client, error_code
+from fmops.anchoring import PREFIX as ANCHOR_PREFIX
+from fmops.anchoring import Anchor
 from fmops.errors import ArtifactStoreUnavailable
 
 _CHUNK = 8 * 1024 * 1024
@@ -112,3 +116,56 @@ class S3PolicyStore:
                 return None
             raise ArtifactStoreUnavailable(f"cannot read {self.uri(name)}: {error_code(error)}") from error
         return StoredPolicy(body=bytes(response["Body"].read()), version_id=response.get("VersionId"))
+
+
+class S3AnchorStore:
+    """Anchors in the Object Lock bucket (implements fmops.anchoring.AnchorStore).
+
+    Each is written with COMPLIANCE retention for retention_days (the bucket's default retention
+    says the same; stating it per object keeps the guarantee if that default is ever lowered).
+    Reading lists every object version under anchors/: a later PutObject on the same key adds a
+    version but cannot replace the locked one, so an overwrite cannot hide an anchor.
+    Readers need s3:ListBucketVersions and s3:GetObjectVersion; retention_days only matters to writers.
+    """
+
+    def __init__(self, bucket: str, retention_days: int | None = None, s3: Any = None) -> None:
+        self.bucket = bucket
+        self.retention_days = retention_days
+        self._s3 = s3
+
+    @property
+    def s3(self) -> Any:
+        return self._s3 or client("s3")
+
+    def put(self, key: str, anchor: Anchor) -> str:
+        if self.retention_days is None:
+            raise ValueError("S3AnchorStore needs retention_days to write anchors")
+        retain_until = datetime.now(UTC) + timedelta(days=self.retention_days)
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=anchor.model_dump_json(indent=2).encode(),
+            ContentType="application/json",
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=retain_until,
+            # S3 checks the body against this checksum on arrival and keeps it with the object.
+            ChecksumAlgorithm="SHA256",
+        )
+        return f"s3://{self.bucket}/{key}"
+
+    def anchors(self) -> list[Anchor]:
+        found: list[Anchor] = []
+        pages = self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=ANCHOR_PREFIX)
+        for page in pages:
+            for version in page.get("Versions", []):
+                found.append(self._read(version["Key"], version["VersionId"], version["LastModified"]))
+        return found
+
+    def _read(self, key: str, version_id: str, last_modified: datetime) -> Anchor:
+        source = f"s3://{self.bucket}/{key}?versionId={version_id}"
+        body = self.s3.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)["Body"].read()
+        try:
+            return Anchor.model_validate_json(body).model_copy(update={"source": source})
+        except ValidationError as error:
+            problem = f"not an anchor document: {error.errors()[0]['msg']}"
+            return Anchor.unreadable(source, problem, last_modified)
