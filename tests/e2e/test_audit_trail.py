@@ -224,6 +224,22 @@ def test_an_inserted_forged_record_is_caught(flow: AuditFlow, capsys: pytest.Cap
     assert (broken["kind"], broken["seq"], broken["event_id"]) == ("out_of_place", 3, records[2].event_id)
 
 
+def test_records_swapped_in_place_are_caught(flow: AuditFlow, capsys: pytest.CaptureFixture[str]) -> None:
+    records = anchored_group(flow, capsys, "audit-reordered")
+    second, third = records[1], records[2]
+
+    # When two records trade places in the table (each item rewritten under the other's key)
+    flow.put_record(third, sk=seq_sk(second.seq))
+    flow.put_record(second, sk=seq_sk(third.seq))
+
+    # Then the walk meets seq 3 where seq 2 belongs, and names it
+    code, report = flow.verify(capsys, "audit-reordered")
+    assert code == 1
+    broken = first_break(report)
+    assert (broken["kind"], broken["seq"], broken["event_id"]) == ("missing", third.seq, third.event_id)
+    assert "moved elsewhere" in broken["detail"]
+
+
 def test_a_chain_rewritten_consistently_is_caught_by_the_anchor(
     flow: AuditFlow, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -171,7 +171,7 @@ def verify_chain(
                 if record.seq == last_seq + 2
                 else f"records {last_seq + 1} to {record.seq - 1} are"
             )
-            return report(_at(record, BreakKind.MISSING, f"{gap} missing before it"))
+            return report(_at(record, BreakKind.MISSING, f"{gap} missing before it (deleted, or moved elsewhere)"))
         if record_hash(record, record.chain, record.seq, record.prev_hash) != record.hash:
             return report(_at(record, BreakKind.MODIFIED, "content does not match its hash"))
         if record.prev_hash != prev_hash:
