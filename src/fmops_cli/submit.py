@@ -126,10 +126,15 @@ def check_existing(plan: SubmissionPlan, s3: Any, bucket: str, catalog: CatalogR
             return Existing.IDENTICAL
 
     record = catalog.get(plan.version_id) if catalog is not None else None
-    if record is not None and record.status == VersionStatus.REJECTED:
+    # Only a version intake rejected (no model package yet) may be corrected; one its evaluation or
+    # gate rejected stays as judged, and refusing here keeps its artifacts from being overwritten.
+    if record is not None and record.status == VersionStatus.REJECTED and record.model_package_arn is None:
         return Existing.REPLACES_REJECTED
     uri = f"s3://{bucket}/{plan.manifest_key}"
-    if record is not None:
+    if record is not None and record.status == VersionStatus.REJECTED:
+        state = "its evaluation or gate rejected it (final, unlike a rejection at intake)"
+        hint = f"submit the fix under a new version name (--version); the reasons: `fmops status {plan.version_id}`"
+    elif record is not None:
         state = f"it is {record.status.value}"
         hint = f"submit under a new version name (--version); see `fmops status {plan.version_id}`"
     elif catalog is not None:

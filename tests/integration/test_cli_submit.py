@@ -187,6 +187,39 @@ def test_a_rejected_version_may_be_corrected(aws: Any, folder: Path) -> None:
     assert stored(aws, PREFIX + "manifest.json") == fixed.manifest.body
 
 
+def test_a_version_rejected_by_its_gate_cannot_be_resubmitted_and_nothing_is_uploaded(aws: Any, folder: Path) -> None:
+    # Given version 1.0.0 submitted, registered, and then rejected by its gate (it has a model package)
+    first = plan_submission(folder, version="1.0.0", submitter_id="ana.silva", submitter_email="ana.silva@example.com")
+    submit(first, aws, BUCKET)
+
+    class GateRejected:
+        def get(self, version_id: str) -> CatalogRecord:
+            at = datetime(2026, 11, 26, tzinfo=UTC)
+            return CatalogRecord(
+                version_id=version_id,
+                model_group="sentiment-classifier",
+                version="1.0.0",
+                status=VersionStatus.REJECTED,
+                manifest_uri=f"s3://{BUCKET}/{first.manifest_key}",
+                manifest_sha256=first.manifest.sha256,
+                model_package_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/sentiment-classifier/1",
+                created_at=at,
+                updated_at=at,
+            )
+
+    # When a changed folder is submitted under the same version
+    (folder / "config.json").write_bytes(b'{"labels": ["neg", "pos"]}')
+    changed = plan_submission(
+        folder, version="1.0.0", submitter_id="ana.silva", submitter_email="ana.silva@example.com"
+    )
+    order = recording_puts(aws)
+
+    # Then it is refused before any upload: the judged version's artifacts stay as they were
+    with pytest.raises(VersionImmutable, match="gate rejected it"):
+        submit(changed, aws, BUCKET, GateRejected())
+    assert order == []
+
+
 def test_a_registered_version_cannot_be_replaced_even_with_the_catalog_at_hand(aws: Any, folder: Path) -> None:
     class Registered:
         def get(self, version_id: str) -> CatalogRecord:
