@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,10 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 _PLACEHOLDER_BUCKET = "fmops-local-placeholder"
+
+# The SAM translator warns about every feature toggle it has no config for (it has none offline);
+# to a newcomer running the demo that reads like an error. Its real errors still show.
+logging.getLogger("samtranslator.feature_toggle.feature_toggle").setLevel(logging.ERROR)
 
 
 class TemplateError(Exception):
