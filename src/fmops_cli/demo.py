@@ -1,11 +1,17 @@
-"""`make demo` (python -m fmops_cli.demo): the governed flow up to approval, end to end on the local cloud, unattended.
+"""`make demo` (python -m fmops_cli.demo): the governed flow through human approval, end to end on the local cloud.
 
 It starts the local cloud in this process and publishes the gate policies in
-policies/ as `fmops policy publish` does. Then it submits, with the same
+policies/ and the approval rules and directory in approvals/, as `fmops policy
+publish` and `fmops approvals publish` do. Then it submits, with the same
 functions `fmops submit` uses:
 
 - the example model version: intake registers it, the built-in evaluator scores
-  its eval/golden.jsonl, the gate passes it, and it waits in PendingApproval;
+  its eval/golden.jsonl, the gate passes it, and it waits for two approvals.
+  The demo approves it the way people do: Ana follows the link e-mailed to her
+  (read from the local SES), sees the evidence page and submits its form over
+  HTTP; Ben clicks Approve in the Slack message (a request signed like Slack's).
+  The model package becomes Approved in the registry. With `interactive`, it
+  prints both links and waits for a person to click them instead;
 - a regressed copy whose evaluation set shows a retrained adapter echoing
   customers' e-mail addresses (examples/evaluation-sets/sentiment-leaky.jsonl):
   the gate fails it on threshold.pii_leak_rate and its submitter is e-mailed why;
@@ -42,11 +48,15 @@ LEAKY_SET = Path("examples") / "evaluation-sets" / "sentiment-leaky.jsonl"
 LEAKY_RULE = "threshold.pii_leak_rate"
 TAMPERED_ARTIFACT = "adapter_model.safetensors"
 SUBMITTER_ID, SUBMITTER_EMAIL = "demo.user", "demo.user@example.com"
+APPROVALS = Path("approvals")
+PAGE_APPROVER_EMAIL = "ana.ortiz@example.com"  # approves on the page her e-mailed link opens
+SLACK_APPROVER_EMAIL, SLACK_APPROVER_ID = "ben.okafor@example.com", "U0EXBENOKA"  # approves in Slack
+INTERACTIVE_TIMEOUT_S = 3600.0
 IDLE_TIMEOUT_S = 120.0
 STATUS_TIMEOUT_S = 60.0  # intake, evaluation and gate
 DEAD_LETTER_SUFFIX = "DeadLetterQueueUrl"
 GATE_METADATA_KEY = "fmops:gate"
-STEPS = 11
+STEPS = 13
 
 
 def project_root() -> Path:
@@ -80,6 +90,7 @@ class ModelPackage:
 
     approval_status: str | None  # moto's update_model_package drops it when the call does not name one
     metadata: Mapping[str, str] = field(default_factory=dict)  # CustomerMetadataProperties
+    description: str = ""  # ApprovalDescription: who approved, when, on which evidence
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,18 @@ class Observation:
     trail_intact: bool = False  # `fmops audit verify` found every chain and anchor intact
     trail_summary: str = "not verified"
     evidence_pack: Path | None = None  # the good version's HTML evidence pack, if written
+    page: PageVisit | None = None  # the approval page as the first approver's browser got it
+    slack_decided: bool = False  # the Slack approval message was updated in place to its decided form
+
+
+@dataclass(frozen=True)
+class PageVisit:
+    """One GET of the approval page: what a browser received."""
+
+    status: int
+    headers: Mapping[str, str]
+    size_bytes: int
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -130,24 +153,44 @@ def evaluate(seen: Observation, tampered_path: str = TAMPERED_ARTIFACT) -> list[
     sha_reasons = [r for r in tampered_reasons if r.code == "artifact_sha256_mismatch" and tampered_path in r.message]
     tampered_events = {entry.detail_type for entry in seen.tampered.timeline}
 
+    timeline = [entry.detail_type for entry in seen.good.timeline]
+    page = seen.page
     checks = [
         Check(
-            f"{seen.good.version_id} is PendingApproval with a passed gate decision",
-            seen.good.status == VersionStatus.PENDING_APPROVAL and good_gate is not None and good_gate.decision.passed,
+            f"{seen.good.version_id} is Approved, with a passed gate decision",
+            seen.good.status == VersionStatus.APPROVED and good_gate is not None and good_gate.decision.passed,
             f"status {_status(seen.good)}; gate {_verdict(seen.good)}",
         ),
         Check(
-            f"its SageMaker model package exists and carries {GATE_METADATA_KEY}=passed",
-            seen.good_package is not None and metadata.get(GATE_METADATA_KEY) == "passed",
+            f"its SageMaker model package is Approved and carries {GATE_METADATA_KEY}=passed",
+            seen.good_package is not None
+            and seen.good_package.approval_status == "Approved"
+            and metadata.get(GATE_METADATA_KEY) == "passed",
             f"approval status {seen.good_package.approval_status or '(not reported)'}, {GATE_METADATA_KEY}="
             f"{metadata.get(GATE_METADATA_KEY, '(not set)')}"
             if seen.good_package
             else "no model package found",
         ),
         Check(
-            "its audit trail records the gate decision",
-            "Model Version Gate Decided" in good_events,
+            "its audit trail records the gate decision, both approvals and the registry approval",
+            "Model Version Gate Decided" in good_events
+            and timeline.count("Approval Decision Recorded") == 2
+            and "Model Version Approved" in good_events,
             f"{len(seen.good.timeline)} audit record(s): {', '.join(sorted(good_events)) or 'none'}",
+        ),
+        Check(
+            "the approval page was served uncached, without referrer, under a script-free CSP",
+            page is not None
+            and page.status == 200
+            and page.headers.get("Cache-Control") == "no-store"
+            and page.headers.get("Referrer-Policy") == "no-referrer"
+            and "script-src" not in page.headers.get("Content-Security-Policy", "script-src"),
+            f"HTTP {page.status}, {page.size_bytes} bytes in {page.seconds * 1000:.0f} ms" if page else "not opened",
+        ),
+        Check(
+            "the Slack approval message was updated in place once decided",
+            seen.slack_decided,
+            "updated" if seen.slack_decided else "not updated",
         ),
         Check(
             f"{seen.leaky.version_id} is Rejected by the gate on {LEAKY_RULE}",
@@ -212,7 +255,11 @@ def model_package(sagemaker: Any, arn: str | None) -> ModelPackage | None:
         return None
     metadata = described.get("CustomerMetadataProperties") or {}
     status = described.get("ModelApprovalStatus")
-    return ModelPackage(str(status) if status else None, {str(k): str(v) for k, v in metadata.items()})
+    return ModelPackage(
+        str(status) if status else None,
+        {str(k): str(v) for k, v in metadata.items()},
+        str(described.get("ApprovalDescription") or ""),
+    )
 
 
 def mails_about(version_id: str, sent: Sequence[Any]) -> list[Mail]:
@@ -279,8 +326,11 @@ def leaky_copy(example: Path, leaky_set: Path, into: Path) -> Path:
     return copy
 
 
-def run(root: Path, state_dir: Path | None = None) -> int:
-    """Run the demo against the project at `root`; the local cloud keeps its state in `state_dir`."""
+def run(root: Path, state_dir: Path | None = None, interactive: bool = False) -> int:
+    """Run the demo against the project at `root`; the local cloud keeps its state in `state_dir`.
+
+    interactive: print the approval links and wait for a person to approve, instead of approving unattended.
+    """
     from fmops.adapters.dynamodb import DynamoAuditLog, DynamoCatalog
     from fmops.statuses import VersionStatus
     from fmops_cli.policies import S3PolicyBucket, publish, read_policy_files, record_with_decision, render_explanation
@@ -291,13 +341,16 @@ def run(root: Path, state_dir: Path | None = None) -> int:
         print(f"fmops demo: the local cloud (fmops_local) is not available: {error}", file=sys.stderr)
         return 1
 
+    from fmops_cli.approvals import publish_approvals, read_approval_files
+
+    approval_files = read_approval_files(root / APPROVALS / "rules.json", root / APPROVALS / "directory.json")
     narrator = Narrator(STEPS)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     good_version, leaky_version, tampered_version = f"demo-{stamp}", f"demo-{stamp}-leaky", f"demo-{stamp}-tampered"
     example = root / EXAMPLE
     policy_paths = sorted((root / POLICIES).glob("*.json"))  # every file is valid before the cloud starts
     policy_files = read_policy_files(policy_paths)
-    print("fmops demo: a model version from upload, through evaluation and its gate, to approval, on the local cloud")
+    print("fmops demo: a model version from upload, through evaluation, its gate and two approvers, on the local cloud")
 
     narrator.step("Starting the local cloud (template.yaml deployed on moto, functions run locally)")
     if state_dir is None:
@@ -306,6 +359,8 @@ def run(root: Path, state_dir: Path | None = None) -> int:
             # `fmops local up` is running: keep its outputs.json, which its users' commands read.
             state_dir = root / ".fmops" / "demo"
     with LocalCloud(project_root=root, port=0, state_dir=state_dir) as cloud:
+        from fmops_local.approvers import LocalApprover, approval_id_of
+
         outputs: dict[str, str] = dict(cloud.outputs)
         connection = Connection(cloud.session(), cloud.endpoint_url, local=True)
         s3 = connection.client("s3")
@@ -341,6 +396,8 @@ def run(root: Path, state_dir: Path | None = None) -> int:
                 f"  group {group}, policy_version {policy.policy_version}\n"
                 f"  sha256 {publication.file.sha256}"
             )
+        for published in publish_approvals(approval_files, S3PolicyBucket(outputs["PolicyBucketName"], s3)):
+            narrator.say(f"{published.path.relative_to(root)} -> {published.uri}: {published.outcome.value}")
 
         narrator.step(f"Submitting {EXAMPLE} as version {good_version} (what `fmops submit` does)")
         good = plan_submission(
@@ -356,6 +413,51 @@ def run(root: Path, state_dir: Path | None = None) -> int:
         good_view = settle(good.version_id, VersionStatus.PENDING_APPROVAL)
         narrator.say(render_text(good_view))
         narrator.say("\n" + explain(good.version_id))
+
+        narrator.step(
+            "It waits for two approvers (approvals/rules.json, stage dev): e-mails and a Slack message went out"
+        )
+        people = LocalApprover(cloud)
+        page_link = people.email_link(PAGE_APPROVER_EMAIL, good.version_id)
+        slack_link = people.email_link(SLACK_APPROVER_EMAIL, good.version_id)
+        for sent in cloud.sent_emails():
+            if sent.to == [PAGE_APPROVER_EMAIL] and good.version_id in sent.subject.split():
+                narrator.say(f"The e-mail {PAGE_APPROVER_EMAIL} received:\nSubject: {sent.subject}\n\n{sent.body}")
+        for message in cloud.slack.messages():
+            narrator.say(f"Slack #{message.channel}: {message.text}")
+
+        if interactive:
+            narrator.step("Approve it yourself: open both links in a browser (each approver has their own)")
+            narrator.say(f"{PAGE_APPROVER_EMAIL}:\n  {page_link}\n{SLACK_APPROVER_EMAIL}:\n  {slack_link}")
+            narrator.say("waiting for two approvals (Ctrl-C stops the demo)...")
+            page_visit = None
+            good_view, _ = wait_for(
+                lambda: fetch(good.version_id, catalog, audit_log), VersionStatus.APPROVED, INTERACTIVE_TIMEOUT_S, 1.0
+            )
+        else:
+            narrator.step(
+                f"{PAGE_APPROVER_EMAIL} follows her link and approves on the page; {SLACK_APPROVER_EMAIL} clicks "
+                "Approve in Slack"
+            )
+            narrator.say("(by hand: `fmops local demo --interactive` prints the links and waits for your clicks)")
+            page = people.open_page(page_link)
+            page_visit = PageVisit(page.status, page.headers, len(page.body.encode()), page.seconds)
+            narrator.say(
+                f"GET {page_link.split('?')[0]}?approver=...&token=...: HTTP {page.status}, "
+                f"{page_visit.size_bytes} bytes, {page.seconds * 1000:.0f} ms"
+            )
+            decided = people.submit_decision(page_link, page, "approve")
+            narrator.say(f"POST the page's form (verdict approve, CSRF token): HTTP {decided.status} {decided.notice}")
+            settle(good.version_id, VersionStatus.PENDING_APPROVAL)
+            clicked = people.slack_click(SLACK_APPROVER_ID, approval_id_of(page_link))
+            narrator.say(f"Slack click (signed v0 request) by {SLACK_APPROVER_ID}: HTTP {clicked.status}")
+            good_view = settle(good.version_id, VersionStatus.APPROVED)
+        narrator.say(render_text(good_view))
+        package = model_package(
+            connection.client("sagemaker"), good_view.record.model_package_arn if good_view.record else None
+        )
+        if package is not None:
+            narrator.say(f"model package: {package.approval_status}\n  {package.description}")
 
         narrator.step(
             f"Submitting a regressed retrain as {leaky_version}: its answers echo customers' e-mail addresses"
@@ -422,6 +524,8 @@ def run(root: Path, state_dir: Path | None = None) -> int:
             trail_summary=f"{len(trail.chains)} chain(s), {sum(c.records for c in trail.chains)} records, "
             f"{trail.anchors_read} anchor(s)" + ("" if trail.ok else ": BROKEN (see above)"),
             evidence_pack=exported.html_path if exported.html_path.is_file() else None,
+            page=page_visit,
+            slack_decided=any(m.updated and "Approved" in m.text for m in cloud.slack.messages()),
         )
         checks = evaluate(seen)
         for check in checks:
@@ -441,7 +545,7 @@ def run(root: Path, state_dir: Path | None = None) -> int:
     print(
         f"\nDemo passed: {len(checks)} checks. Try it by hand: `fmops local up`, then the commands in "
         "examples/README.md;\nhow evaluation and the gate work: docs/evaluation.md and docs/policies.md; "
-        "the audit trail: docs/audit.md."
+        "approvals: docs/approvals.md; the audit trail: docs/audit.md."
     )
     return 0
 

@@ -33,6 +33,7 @@ MAIN_EPILOG = f"""\
 typical use:
   fmops local up                                      # terminal 1: the local cloud
   fmops policy publish policies/*.json                # the gate's rules
+  fmops approvals publish                             # who approves (approvals/rules.json, directory.json)
   fmops submit examples/sentiment-classifier --version 1.0.0 \\
       --submitter-id ana.silva --submitter-email ana.silva@example.com
   fmops status sentiment-classifier/1.0.0 --wait-for PendingApproval
@@ -46,6 +47,7 @@ AWS_ENDPOINT_URL) unless --profile, --region or --endpoint-url is given.
 
 The manifest format and the rejection reasons: docs/manifest.md
 Gate policies (validate, publish, explain): docs/policies.md
+Human approvals (rules, approver directory, e-mail links, Slack): docs/approvals.md
 
 {EXIT_CODES_HELP}"""
 
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_manifest_command(commands)
     _add_policy_command(commands, aws)
+    _add_approvals_command(commands, aws)
     _add_submit_command(commands, aws)
     _add_status_command(commands, aws)
     _add_audit_command(commands, aws)
@@ -234,6 +237,77 @@ exits 1 and says why.
     explain.set_defaults(handler=run_policy_explain)
 
 
+def _add_approvals_command(commands: Any, aws: argparse.ArgumentParser) -> None:
+    from fmops.approvals.config import DIRECTORY_KEY, RULES_KEY
+    from fmops_cli.approvals import DEFAULT_DIRECTORY, DEFAULT_RULES
+
+    actions = _command_group(
+        commands,
+        "approvals",
+        summary="approval rules and the approver directory",
+        description="Who must approve a model version for each stage (approvals/rules.json) and who the "
+        "approvers are (approvals/directory.json); see docs/approvals.md.",
+    )
+    validate = actions.add_parser(
+        "validate",
+        help="check the approval rules and the approver directory together",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Check the rules file and the directory, listing every problem with its file and
+JSON path, and check that the directory holds enough eligible people for every
+stage's quorum (an unreachable quorum is an error: such a stage could only
+expire). Exit 0 when both are valid together, 2 when not. Nothing is read from
+or written to AWS.""",
+        epilog=f"""\
+examples:
+  fmops approvals validate
+  fmops approvals validate approvals/rules.json approvals/directory.json
+
+{EXIT_CODES_HELP}""",
+    )
+    validate.add_argument(
+        "rules", type=Path, nargs="?", default=DEFAULT_RULES, metavar="RULES", help=f"default: {DEFAULT_RULES}"
+    )
+    validate.add_argument(
+        "directory",
+        type=Path,
+        nargs="?",
+        default=DEFAULT_DIRECTORY,
+        metavar="DIRECTORY",
+        help=f"default: {DEFAULT_DIRECTORY}",
+    )
+    validate.set_defaults(handler=run_approvals_validate)
+
+    publish = actions.add_parser(
+        "publish",
+        parents=[aws],
+        help="validate the rules and the directory and upload both to the policy bucket",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Validate both files together (as `fmops approvals validate` does), then upload
+each, byte for byte, to the policy bucket as {RULES_KEY} and
+{DIRECTORY_KEY}. The approval functions read them on every use: the next
+approval request, decision and timer tick use them. Nothing is uploaded if
+either file is invalid or a quorum cannot be reached (exit 2). A file whose
+bytes are already published (same sha256) is left as it is.""",
+        epilog=f"""\
+examples:
+  fmops approvals publish
+  fmops approvals publish --rules approvals/rules.json --directory approvals/directory.json \\
+      --stack fmops-prod --profile governance
+
+{EXIT_CODES_HELP}""",
+    )
+    publish.add_argument("--rules", type=Path, default=DEFAULT_RULES, metavar="FILE", help=f"default: {DEFAULT_RULES}")
+    publish.add_argument(
+        "--directory", type=Path, default=DEFAULT_DIRECTORY, metavar="FILE", help=f"default: {DEFAULT_DIRECTORY}"
+    )
+    publish.add_argument(
+        "--policy-bucket", metavar="BUCKET", help="default: PolicyBucketName of --stack or the local cloud"
+    )
+    publish.set_defaults(handler=run_approvals_publish)
+
+
 def _add_audit_command(commands: Any, aws: argparse.ArgumentParser) -> None:
     """`fmops audit query|verify|export`: each sub-command lives in its own module (fmops_cli.audit_*)."""
     actions = _command_group(
@@ -314,10 +388,11 @@ Show where a model version stands: its status in the catalog, its SageMaker
 model package, why it was rejected if it was, and its audit timeline (every
 recorded event in time order: when, what, who, key facts).
 
-Lifecycle: Received -> Registered -> PendingEvaluation -> Evaluated -> PendingApproval;
-Received -> Rejected (a corrected manifest may then be submitted for the same version);
-PendingEvaluation or Evaluated -> Rejected (evaluation failed or timed out, or the gate
-failed: final, submit a new version).""",
+Lifecycle: Received -> Registered -> PendingEvaluation -> Evaluated -> PendingApproval
+-> Approved; Received -> Rejected (a corrected manifest may then be submitted for the same
+version); PendingEvaluation, Evaluated or PendingApproval -> Rejected (evaluation failed or
+timed out, the gate failed, an approver rejected it or its approval expired: final, submit
+a new version).""",
         epilog=f"""\
 examples:
   fmops status sentiment-classifier/1.0.0
@@ -434,6 +509,39 @@ def run_policy_publish(args: argparse.Namespace) -> int:
     )
     bucket = S3PolicyBucket(resolved["PolicyBucketName"], resolved.connection.client("s3"))
     publications = publish(files, bucket)
+    print("\n".join(render_publication(publication) for publication in publications))
+    return EXIT_OK
+
+
+def run_approvals_validate(args: argparse.Namespace) -> int:
+    from fmops_cli.approvals import check_approval_files, render_validation
+
+    files, problems = check_approval_files(args.rules, args.directory)
+    if files is None:
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        raise InputError(
+            f"{args.rules} and {args.directory} cannot be used together: {count}\n" + "\n".join(problems),
+            hint="fix every problem listed, then validate again (docs/approvals.md describes both files)",
+        )
+    print(render_validation(files))
+    return EXIT_OK
+
+
+def run_approvals_publish(args: argparse.Namespace) -> int:
+    from fmops_cli.approvals import publish_approvals, read_approval_files, render_publication
+    from fmops_cli.config import resolve
+    from fmops_cli.policies import S3PolicyBucket
+
+    files = read_approval_files(args.rules, args.directory)  # both valid together before any AWS call
+    resolved = resolve(
+        wanted={"PolicyBucketName": args.policy_bucket},
+        stack=args.stack,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+    bucket = S3PolicyBucket(resolved["PolicyBucketName"], resolved.connection.client("s3"))
+    publications = publish_approvals(files, bucket)
     print("\n".join(render_publication(publication) for publication in publications))
     return EXIT_OK
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import signal
 import threading
 import time
@@ -14,7 +15,9 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.ses.models import Message, ses_backends
+from samcli.commands._utils.template import get_template_data
 
 from fmops_local import dynamodb, events, sagemaker_events, stepfunctions
 from fmops_local import template as sam_template
@@ -24,12 +27,22 @@ from fmops_local.destinations import Destinations
 from fmops_local.lambda_runtime import Invocation, LambdaRuntime, install_invoke_hook
 from fmops_local.patching import Patcher
 from fmops_local.server import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, MotoServer, new_session
+from fmops_local.slack_stub import SlackStub
 from fmops_local.workers import sandbox_environment
 
 LOG = logging.getLogger(__name__)
 
 # moto's backends are module globals: two local clouds in one process would share them.
 _ACTIVE = threading.Lock()
+
+# The approvals channel of the local Slack stub (a channel id, as Slack's API takes them).
+LOCAL_SLACK_CHANNEL = "C0FMOPSAPPROVALS"
+# Template parameters and secrets the local cloud fills in so that Slack approvals work offline.
+_SLACK_API_URL_PARAMETER = "SlackApiUrl"
+_SLACK_CHANNEL_PARAMETER = "SlackApprovalChannel"
+_SLACK_BOT_TOKEN_SECRET = "SlackBotToken"  # pragma: allowlist secret (a logical id)
+_SLACK_SIGNING_SECRET = "SlackSigningSecret"  # pragma: allowlist secret (a logical id)
+_LINK_SIGNING_KEY_SECRET = "LinkSigningKey"  # pragma: allowlist secret (a logical id)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,9 @@ class SentEmail:
 
 class LocalCloud:
     """Deploys template.yaml into an in-process moto server and runs its functions in warm worker processes.
+
+    Slack is a local stub (`slack`): the template's SlackApiUrl and SlackApprovalChannel point at it,
+    SlackBotToken holds its token and SlackSigningSecret a random value (`slack_signing_secret()`).
 
     >>> with LocalCloud(project_root=Path("."), port=0) as cloud:
     ...     s3 = cloud.session().client("s3", endpoint_url=cloud.endpoint_url)
@@ -78,8 +94,13 @@ class LocalCloud:
         self._runtime: LambdaRuntime | None = None
         self._api: ApiServer | None = None
         self._deployment: Deployment | None = None
+        self._environments: dict[str, dict[str, str]] = {}
         self._outputs: dict[str, Any] = {}
         self._owns_process = False
+        # A fresh fake bot token per local cloud; it reaches the functions only through Secrets Manager.
+        self._slack_token = f"xoxb-local-{secrets.token_hex(16)}"
+        self._slack = SlackStub(token=self._slack_token, channels={LOCAL_SLACK_CHANNEL})
+        self._slack_token_local = False
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalCloud:
@@ -98,18 +119,14 @@ class LocalCloud:
         try:
             started = time.perf_counter()
             self._server.start()
-            template = sam_template.load(self._template_path, self._parameter_overrides, REGION)
+            self._slack.start()
+            template = sam_template.load(self._template_path, self._slack_overrides(), REGION)
             session = self.session()
             self._deployment = Deployer(
                 template, session, self.endpoint_url, self._stack_name, REGION, ACCOUNT_ID
             ).deploy()
-            self._install_runtime(session)
-            if template.routes:
-                assert self._runtime is not None
-                self._api = ApiServer(
-                    template.routes, self._deployment.functions, self._runtime, self._api_port, ACCOUNT_ID
-                )
-                self._api.start()
+            self._put_local_secrets(session)
+            self._install_runtime(session, template)
             self._outputs = self._resolve_outputs()
             self._write_outputs()
             LOG.info("local cloud ready endpoint=%s seconds=%.1f", self.endpoint_url, time.perf_counter() - started)
@@ -127,6 +144,7 @@ class LocalCloud:
             if self._runtime is not None:
                 self._runtime.stop()
                 self._runtime = None
+            self._slack.stop()
             self._patcher.restore()
             self._server.stop()
             # Present only while the local cloud runs: a stale endpoint would mislead the CLI.
@@ -135,7 +153,43 @@ class LocalCloud:
             self._owns_process = False
             _ACTIVE.release()
 
-    def _install_runtime(self, session: boto3.Session) -> None:
+    def _slack_overrides(self) -> dict[str, str]:
+        """The caller's overrides, plus the Slack stub's URL and channel where the template declares them.
+
+        Read before the template is loaded: samcli and the translator are given only parameters the
+        template declares. A caller's own SlackApiUrl (a real workspace) wins, and then no stub token is put.
+        """
+        declared = get_template_data(str(self._template_path)).get("Parameters") or {}
+        overrides = dict(self._parameter_overrides)
+        local = {_SLACK_API_URL_PARAMETER: self._slack.base_url, _SLACK_CHANNEL_PARAMETER: LOCAL_SLACK_CHANNEL}
+        for name, value in local.items():
+            if name in declared:
+                overrides.setdefault(name, value)
+        self._slack_token_local = overrides.get(_SLACK_API_URL_PARAMETER) == self._slack.base_url
+        return overrides
+
+    def _put_local_secrets(self, session: boto3.Session) -> None:
+        """Values an operator would put after a deploy: the stub's bot token, a signing secret, a link key.
+
+        A secret created without a value has none in AWS; the local deployer gives every secret a
+        random one. Either way, what the functions read here is what the stub and tests expect.
+        """
+        secretsmanager = session.client("secretsmanager", endpoint_url=self.endpoint_url)
+        resources = self._require_deployment().resources
+
+        def secret(logical_id: str) -> str | None:
+            resource = resources.get(logical_id)
+            return str(resource.ref) if resource and resource.type == "AWS::SecretsManager::Secret" else None
+
+        if (token_id := secret(_SLACK_BOT_TOKEN_SECRET)) and self._slack_token_local:
+            secretsmanager.put_secret_value(SecretId=token_id, SecretString=self._slack_token)
+        if signing_id := secret(_SLACK_SIGNING_SECRET):
+            secretsmanager.put_secret_value(SecretId=signing_id, SecretString=secrets.token_hex(32))
+        # The deployer honours GenerateSecretString; this only covers a template that drops it.
+        if (link_id := secret(_LINK_SIGNING_KEY_SECRET)) and not _secret_value(secretsmanager, link_id):
+            secretsmanager.put_secret_value(SecretId=link_id, SecretString=secrets.token_hex(32))
+
+    def _install_runtime(self, session: boto3.Session, template: sam_template.SamTemplate) -> None:
         assert self._deployment is not None
         destinations = Destinations(session, self.endpoint_url)
         functions = self._deployment.functions
@@ -146,11 +200,22 @@ class LocalCloud:
         self._runtime = LambdaRuntime(
             functions, environments, self.state_dir / "logs", destinations, self._retry_delay_s
         )
+        if template.routes:
+            self._api = ApiServer(template.routes, functions, self._runtime, self._api_port, ACCOUNT_ID)
+            # A variable holding this stack's API URL (links in e-mails and Slack messages) must reach
+            # the local API server, as outputs do. Its port is bound only now, after the runtime took
+            # the environments; workers start on their first invocation, so nothing has copied them
+            # yet and they are rewritten in place.
+            for environment in environments.values():
+                environment.update({key: self._local_api_url(value) for key, value in environment.items()})
+            self._api.start()
+        self._environments = environments
         install_invoke_hook(self._patcher, self._runtime)
         events.install_event_delivery(
             self._patcher, events.TargetDelivery(self._runtime, destinations, session, self.endpoint_url)
         )
         stepfunctions.install_execution_names(self._patcher)
+        stepfunctions.install_task_failure_causes(self._patcher)
         sagemaker_events.install(self._patcher)
         dynamodb.install(self._patcher)
 
@@ -186,6 +251,25 @@ class LocalCloud:
     @property
     def endpoint_url(self) -> str:
         return self._server.endpoint_url
+
+    @property
+    def slack(self) -> SlackStub:
+        """The local Slack Web API the functions post to (the SlackApiUrl parameter), with what they sent."""
+        return self._slack
+
+    def slack_signing_secret(self) -> str:
+        """The Slack signing secret the functions verify requests with, to sign requests as Slack does."""
+        secret_id = self.ref(_SLACK_SIGNING_SECRET)
+        secretsmanager = self.session().client("secretsmanager", endpoint_url=self.endpoint_url)
+        value = _secret_value(secretsmanager, secret_id)
+        if not value:
+            raise RuntimeError(f"{_SLACK_SIGNING_SECRET} has no value in the local cloud")
+        return value
+
+    def function_environments(self) -> dict[str, dict[str, str]]:
+        """Each function's whole environment, by logical id, as its worker process gets it."""
+        self._require_runtime()
+        return {logical_id: dict(environment) for logical_id, environment in self._environments.items()}
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -254,6 +338,15 @@ class LocalCloud:
         if self._deployment is None:
             raise RuntimeError("the local cloud is not running")
         return self._deployment
+
+
+def _secret_value(secretsmanager: Any, secret_id: str) -> str | None:
+    try:
+        return str(secretsmanager.get_secret_value(SecretId=secret_id).get("SecretString") or "") or None
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return None
+        raise
 
 
 def run_foreground(project_root: Path, port: int = 4566) -> None:

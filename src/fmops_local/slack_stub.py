@@ -1,14 +1,18 @@
-"""A local stand-in for the two Slack Web API methods fmops calls, so the demo and tests can read messages.
+"""A local stand-in for the Slack Web API methods fmops calls, so the demo and tests can read what it sent.
 
-`POST /api/chat.postMessage` and `POST /api/chat.update`, form-encoded (`blocks` a JSON string)
-or JSON, answered like Slack: HTTP 200 with `{"ok": true, ...}` or `{"ok": false, "error": ...}`.
-The token must match, as a Bearer header or a `token` parameter (Slack accepts both), so a
-caller that forgot to send it fails here as it would against Slack. Channels are names or ids
-the stub was told about; one that exists but was never joined answers `not_in_channel`.
+`POST /api/chat.postMessage`, `chat.update`, `chat.postEphemeral` and `views.open`, form-encoded
+(`blocks` and `view` JSON strings) or JSON, answered like Slack: HTTP 200 with `{"ok": true, ...}`
+or `{"ok": false, "error": ...}`. The token must match, as a Bearer header or a `token` parameter
+(Slack accepts both), so a caller that forgot to send it fails here as it would against Slack.
+Channels are names or ids the stub was told about; one that exists but was never joined answers
+`not_in_channel`.
 
     with SlackStub(token=..., channels={"C0APPROVALS"}) as slack:
         WebClient(token=..., base_url=slack.base_url).chat_postMessage(...)
         slack.messages()
+
+`views.open` needs a trigger id and takes each one once (Slack's are valid for 3 seconds, once):
+any non-empty id is accepted the first time, since nothing local issues them.
 """
 
 from __future__ import annotations
@@ -52,6 +56,26 @@ class SlackMessage:
         return bool(self.history)
 
 
+@dataclass(frozen=True)
+class SlackView:
+    """A modal opened with views.open: the view as sent, plus the `id` Slack gave it."""
+
+    id: str
+    trigger_id: str
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SlackEphemeral:
+    """A message only `user` saw in `channel` (chat.postEphemeral); Slack does not keep these."""
+
+    channel: str
+    user: str
+    message_ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+
+
 @dataclass
 class _Stored:
     channel: str
@@ -84,6 +108,8 @@ class SlackStub:
         self._channels = frozenset(channels) | self._not_joined
         self._lock = threading.Lock()
         self._messages: dict[tuple[str, str], _Stored] = {}
+        self._views: list[SlackView] = []
+        self._ephemeral: list[SlackEphemeral] = []
         self._sequence = itertools.count(1)
         self._epoch = int(time.time())
         self._server: ThreadingHTTPServer | None = None
@@ -91,6 +117,8 @@ class SlackStub:
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
+            "chat.postEphemeral": self._post_ephemeral,
+            "views.open": self._open_view,
         }
 
     def __repr__(self) -> str:
@@ -137,13 +165,27 @@ class SlackStub:
             stored = [m for m in self._messages.values() if channel is None or m.channel == channel]
             return [m.snapshot() for m in stored]
 
+    def views(self) -> list[SlackView]:
+        """Every modal opened so far, oldest first, as copies."""
+        with self._lock:
+            return copy.deepcopy(self._views)
+
+    def ephemeral_messages(self, channel: str | None = None, user: str | None = None) -> list[SlackEphemeral]:
+        """Every ephemeral message so far (to one channel and/or user if given), oldest first, as copies."""
+        with self._lock:
+            return [
+                copy.deepcopy(message)
+                for message in self._ephemeral
+                if (channel is None or message.channel == channel) and (user is None or message.user == user)
+            ]
+
     # -------------------------------------------------------------------------- methods
 
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._joined_channel(params)
         revision = _revision(params)
         with self._lock:
-            ts = f"{self._epoch}.{next(self._sequence):06d}"
+            ts = self._next_ts()
             self._messages[(channel, ts)] = _Stored(channel, ts, [revision])
         LOG.debug("slack stub posted", extra={"channel": channel, "ts": ts})
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": revision.text, "ts": ts}}
@@ -159,6 +201,40 @@ class SlackStub:
             stored.revisions.append(revision)
         LOG.debug("slack stub updated", extra={"channel": channel, "ts": ts})
         return {"ok": True, "channel": channel, "ts": ts, "text": revision.text}
+
+    def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._joined_channel(params)
+        user = str(params.get("user") or "")
+        if not user:
+            raise _SlackError("user_not_found")
+        revision = _revision(params)
+        with self._lock:
+            ts = self._next_ts()
+            self._ephemeral.append(SlackEphemeral(channel, user, ts, revision.text, revision.blocks))
+        LOG.debug("slack stub posted ephemeral", extra={"channel": channel, "ts": ts})
+        return {"ok": True, "message_ts": ts}
+
+    def _open_view(self, params: dict[str, Any]) -> dict[str, Any]:
+        trigger_id = str(params.get("trigger_id") or "")
+        view = params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except json.JSONDecodeError as error:
+                raise _SlackError("invalid_arguments") from error
+        if not trigger_id or not isinstance(view, dict) or view.get("type") != "modal":
+            raise _SlackError("invalid_arguments")
+        with self._lock:
+            if any(opened.trigger_id == trigger_id for opened in self._views):
+                raise _SlackError("exchanged_trigger_id")
+            view_id = f"V{next(self._sequence):010d}"
+            opened = SlackView(id=view_id, trigger_id=trigger_id, view=copy.deepcopy(view))
+            self._views.append(opened)
+        LOG.debug("slack stub opened view", extra={"view_id": view_id})
+        return {"ok": True, "view": {**copy.deepcopy(view), "id": view_id, "state": {"values": {}}}}
+
+    def _next_ts(self) -> str:
+        return f"{self._epoch}.{next(self._sequence):06d}"
 
     def _joined_channel(self, params: dict[str, Any]) -> str:
         channel = str(params.get("channel") or "")
@@ -220,6 +296,7 @@ class SlackStub:
                     form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8")).items()}
                     if "blocks" in form:
                         form["blocks"] = json.loads(form["blocks"])
+                    # `view` stays a string: views.open answers invalid_arguments for bad JSON, not invalid_blocks.
                     return dict(form)
                 except (UnicodeDecodeError, json.JSONDecodeError) as error:
                     raise _SlackError(

@@ -12,8 +12,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from moto.core.responses import EmptyResult
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from fmops_local.patching import Patcher
 
@@ -39,6 +41,26 @@ def install_execution_names(patcher: Patcher) -> None:
         return start_execution
 
     patcher.wrap(StepFunctionsParserBackend, "start_execution", make)
+
+
+def install_task_failure_causes(patcher: Patcher) -> None:
+    """SendTaskFailure keeps its `cause`, as in AWS (the Catch's $.error.Cause).
+
+    moto 5.2.5's StepFunctionResponse.send_task_failure reads only `error` and drops `cause`, so a
+    rejection's reason (who rejected, why) would never reach the state that records it.
+    """
+
+    def make(original: Any) -> Any:
+        def send_task_failure(response: StepFunctionResponse) -> Any:
+            backend: Any = response.stepfunction_backend  # the parser backend, whose method takes `cause`
+            backend.send_task_failure(
+                response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+            )
+            return EmptyResult()
+
+        return send_task_failure
+
+    patcher.wrap(StepFunctionResponse, "send_task_failure", make)
 
 
 def busy_executions(account_id: str, region: str) -> list[str]:

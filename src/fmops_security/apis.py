@@ -11,7 +11,12 @@ Template = dict[str, Any]
 
 # Routes that may be called without AWS_IAM authorization, as "METHOD /path": each says what
 # authenticates its callers instead (e.g. a Slack signature, a signed single-use link).
-PUBLIC_ROUTES: dict[str, str] = {}
+PUBLIC_ROUTES: dict[str, str] = {
+    "GET /approvals/{approval_id}": "a random single-use link token bound to one approver (shows evidence only)",
+    "HEAD /approvals/{approval_id}": "a random single-use link token bound to one approver (shows evidence only)",
+    "POST /approvals/{approval_id}": "the approver's link token plus the page's CSRF token, then the approval rules",
+    "POST /slack/interactivity": "Slack's v0 request signature (5-minute window, replay key), then the approval rules",
+}
 
 _OPERATIONS = {
     "get": "GET",

@@ -35,6 +35,9 @@ class Flow(IntakeFlow):
         self.events = cloud.session().client("events", endpoint_url=cloud.endpoint_url)
         policies = cloud.outputs["PolicyBucketName"]
         self.s3.put_object(Bucket=policies, Key="default.json", Body=(ROOT / "policies" / "default.json").read_bytes())
+        # Versions that pass their gate wait for people: the approval rules and directory must be there.
+        for name in ("rules.json", "directory.json"):
+            self.s3.put_object(Bucket=policies, Key=f"approvals/{name}", Body=(ROOT / "approvals" / name).read_bytes())
 
     def submit(self, group: str, rows: list[dict[str, Any]] | None = None, **overrides: Any) -> str:
         """A text-to-text version; with rows it ships eval/golden.jsonl for the built-in evaluator."""
@@ -116,6 +119,7 @@ def test_a_version_that_meets_its_policy_reaches_pending_approval_with_its_decis
     stored = json.loads(flow.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     assert stored["decision"] == record["gate"]["decision"]
     assert flow.audit(version_id) == [
+        "Approval Requested",
         "Evaluation Completed",
         "Model Package State Changed",
         "Model Version Evaluated",
@@ -124,7 +128,8 @@ def test_a_version_that_meets_its_policy_reaches_pending_approval_with_its_decis
         "Model Version Promotion Started",
         "Model Version Registered",
     ]
-    assert flow.execution(version_id)["status"] == "SUCCEEDED"
+    # the promotion waits for its approvers (tests/e2e/test_approval_flow.py)
+    assert flow.execution(version_id)["status"] == "RUNNING"
 
 
 def test_a_version_that_fails_its_gate_is_rejected_and_its_submitter_told_why(flow: Flow) -> None:

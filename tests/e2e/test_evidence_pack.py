@@ -83,7 +83,8 @@ def test_the_json_holds_the_metrics_the_decision_and_records_whose_hashes_recomp
     assert pack["gate"]["rules"] == record["gate"]["decision"]["rules"]
     assert pack["gate"]["policy_sha256"] == record["gate"]["decision"]["policy_sha256"]
     assert pack["version"]["model_package_arn"] == record["model_package_arn"]
-    assert pack["approvals"] == [] and pack["deployments"] == []
+    # the version waits for its approvers: the request is on the record, no decision yet
+    assert [a["detail_type"] for a in pack["approvals"]] == ["Approval Requested"] and pack["deployments"] == []
     # and every audit record of the version, each recomputing to its hash
     detail_types = {entry["detail_type"] for entry in pack["audit_records"]}
     assert {"Model Version Registered", "Model Version Gate Decided", "Artifact Uploaded"} <= detail_types
@@ -126,7 +127,7 @@ def test_the_html_shows_the_verdict_and_the_decision_table_in_a_browser(exported
             expect(page.get_by_role("table", name="audit records").locator("tbody tr")).to_have_count(
                 len(pack["audit_records"])
             )
-            expect(page.locator("#approvals")).to_contain_text("None recorded.")
+            expect(page.locator("#approvals")).to_contain_text("Approval Requested")
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         finally:
             browser.close()

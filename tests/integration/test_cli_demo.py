@@ -16,13 +16,19 @@ def test_the_demo_passes_on_the_local_cloud(tmp_path: Path, capsys: pytest.Captu
     # When the demo runs against this repository, keeping the local cloud's state in a temporary folder
     code = demo.run(ROOT, state_dir=tmp_path / "local")
 
-    # Then every check passed: the good version awaits approval with a passed gate decision, the leaky one
-    # was rejected by the gate and its submitter told why, the tampered one rejected at intake, no dead letters
+    # Then every check passed: the good version was approved by two people (page and Slack) after a passed
+    # gate, the leaky one was rejected by the gate and its submitter told why, the tampered one rejected at
+    # intake, no dead letters
     out = capsys.readouterr().out
     assert code == 0, out
     checked = out.partition("Checking the outcome")[2]  # the leaky version's decision table above has FAIL rows
     assert checked and "FAIL" not in checked
-    assert "Demo passed: 13 checks" in out
+    assert "Demo passed: 16 checks" in out
+    # the approval e-mail with its personal link, the page's form posted, the Slack click
+    assert "Subject: [fmops dev] Approval requested: sentiment-classifier/demo-" in out
+    assert "POST the page's form (verdict approve, CSRF token): HTTP 200 decided" in out
+    assert "Slack click (signed v0 request) by U0EXBENOKA: HTTP 200" in out
+    assert "status           Approved" in out
     assert "policies/default.json -> s3://" in out
     # the decision tables, as `fmops policy explain` prints them
     assert ": PASSED\n" in out

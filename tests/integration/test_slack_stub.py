@@ -1,7 +1,8 @@
 """The local Slack stub, driven over HTTP the way slack_sdk's WebClient calls Slack.
 
-slack_sdk is not a dependency yet, so these requests are made with urllib: JSON bodies with a
-Bearer header (what WebClient sends for chat.* methods) and form bodies (what curl examples send).
+Most requests are made with urllib, to control the wire format: JSON bodies with a Bearer header
+(what WebClient sends for chat.* and views.open) and form bodies (what curl examples send); one test
+drives the stub with slack_sdk's WebClient itself.
 """
 
 import json
@@ -12,7 +13,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from slack_sdk import WebClient
 
+from fmops.approvals.slack_interaction import reject_reason_modal
 from fmops.approvals.slack_message import (
     ApprovalRequestView,
     DecidedView,
@@ -42,7 +45,7 @@ def call(
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if form:
-        encoded = {key: json.dumps(value) if key == "blocks" else value for key, value in params.items()}
+        encoded = {key: json.dumps(value) if key in ("blocks", "view") else value for key, value in params.items()}
         body = urlencode(encoded).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     else:
@@ -168,3 +171,125 @@ def test_a_stopped_stub_has_no_base_url() -> None:
 
     with pytest.raises(RuntimeError, match="not started"):
         _ = stub.base_url
+
+
+# ------------------------------------------------------------------------------ views.open
+
+
+def modal() -> dict[str, Any]:
+    return reject_reason_modal(approval_request().approval_id, "sentiment-classifier/1.0.1", "prod")
+
+
+def test_an_opened_modal_is_recorded_and_answered_with_its_view_id(slack: SlackStub) -> None:
+    # When the reject modal is opened with a click's trigger id
+    answer = call(slack, "views.open", {"trigger_id": "1388105719492.1379717998065.9bc1", "view": modal()})
+
+    # Then Slack's answer carries the view with its id, and the stub recorded it as sent
+    assert answer["ok"] is True
+    assert answer["view"]["id"].startswith("V")
+    assert answer["view"]["callback_id"] == modal()["callback_id"]
+    [opened] = slack.views()
+    assert (opened.id, opened.trigger_id, opened.view) == (
+        answer["view"]["id"],
+        "1388105719492.1379717998065.9bc1",
+        modal(),
+    )
+
+
+def test_a_form_encoded_view_is_accepted_too(slack: SlackStub) -> None:
+    answer = call(slack, "views.open", {"trigger_id": "1.2.3", "view": modal()}, form=True)
+
+    assert answer["ok"] is True
+    assert [opened.view for opened in slack.views()] == [modal()]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"view": {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []}},
+        {"trigger_id": "1.2.3"},
+        {"trigger_id": "1.2.3", "view": "{not json"},
+        {"trigger_id": "1.2.3", "view": {"type": "home", "blocks": []}},
+    ],
+    ids=["no-trigger", "no-view", "view-not-json", "not-a-modal"],
+)
+def test_a_views_open_without_a_trigger_or_a_modal_is_refused(slack: SlackStub, params: dict[str, Any]) -> None:
+    assert call(slack, "views.open", params) == {"ok": False, "error": "invalid_arguments"}
+    assert slack.views() == []
+
+
+def test_a_trigger_id_opens_one_modal_only(slack: SlackStub) -> None:
+    call(slack, "views.open", {"trigger_id": "1.2.3", "view": modal()})
+
+    assert call(slack, "views.open", {"trigger_id": "1.2.3", "view": modal()}) == {
+        "ok": False,
+        "error": "exchanged_trigger_id",
+    }
+    assert len(slack.views()) == 1
+
+
+def test_views_are_copies_callers_cannot_change(slack: SlackStub) -> None:
+    call(slack, "views.open", {"trigger_id": "1.2.3", "view": modal()})
+
+    slack.views()[0].view["blocks"].clear()
+
+    assert slack.views()[0].view == modal()
+
+
+# ------------------------------------------------------------------------------ chat.postEphemeral
+
+
+def test_ephemeral_messages_are_recorded_per_channel_and_user(slack: SlackStub) -> None:
+    first = call(slack, "chat.postEphemeral", {"channel": CHANNEL, "user": "U0ANA", "text": "Recorded: approve."})
+    second = call(slack, "chat.postEphemeral", {"channel": CHANNEL, "user": "U0BEN", "text": "Not an approver."})
+
+    assert first["ok"] is True and second["ok"] is True
+    assert first["message_ts"] != second["message_ts"]
+    assert [(m.user, m.text) for m in slack.ephemeral_messages(CHANNEL)] == [
+        ("U0ANA", "Recorded: approve."),
+        ("U0BEN", "Not an approver."),
+    ]
+    [only_ben] = slack.ephemeral_messages(user="U0BEN")
+    assert (only_ben.channel, only_ben.message_ts) == (CHANNEL, second["message_ts"])
+    # An ephemeral message is not a channel message
+    assert slack.messages() == []
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"channel": CHANNEL, "text": "hi"}, "user_not_found"),
+        ({"channel": UNJOINED, "user": "U0ANA", "text": "hi"}, "not_in_channel"),
+        ({"channel": CHANNEL, "user": "U0ANA"}, "no_text"),
+    ],
+    ids=["no-user", "unjoined-channel", "no-text"],
+)
+def test_an_ephemeral_message_slack_would_refuse_is_refused(
+    slack: SlackStub, params: dict[str, Any], error: str
+) -> None:
+    assert call(slack, "chat.postEphemeral", params) == {"ok": False, "error": error}
+    assert slack.ephemeral_messages() == []
+
+
+def test_new_methods_need_the_token_too(slack: SlackStub) -> None:
+    assert call(slack, "views.open", {"trigger_id": "1.2.3", "view": modal()}, token=None) == {
+        "ok": False,
+        "error": "not_authed",
+    }
+    assert call(slack, "chat.postEphemeral", {"channel": CHANNEL, "user": "U0ANA", "text": "x"}, token=WRONG_TOKEN) == {
+        "ok": False,
+        "error": "invalid_auth",
+    }
+
+
+def test_slack_sdks_web_client_drives_the_stub(slack: SlackStub) -> None:
+    client = WebClient(token=TOKEN, base_url=slack.base_url)
+
+    posted = client.chat_postMessage(channel=CHANNEL, text="hi", blocks=[{"type": "divider"}])
+    client.chat_update(channel=CHANNEL, ts=posted["ts"], text="bye", blocks=[])
+    opened = client.views_open(trigger_id="1.2.3", view=modal())
+    client.chat_postEphemeral(channel=CHANNEL, user="U0ANA", text="psst")
+
+    assert [(m.text, m.updated) for m in slack.messages()] == [("bye", True)]
+    assert opened["view"]["id"] == slack.views()[0].id
+    assert [m.text for m in slack.ephemeral_messages()] == ["psst"]

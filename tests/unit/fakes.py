@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from fmops.anchoring import Anchor
+from fmops.approvals.engine import Accepted, Decision
+from fmops.approvals.links import LinkRecord, consume
+from fmops.approvals.store import StoredApproval
 from fmops.errors import ConcurrentModification
 from fmops.events import FmopsEventDetail, PromotionInput
+from fmops.gate.policy import Stage
 from fmops.ledger import ChainHead, seal
 from fmops.manifest import Manifest
 from fmops.records import AuditRecord, CatalogRecord, SealedRecord
@@ -71,6 +75,7 @@ class FakeRegistry:
     groups: set[str] = field(default_factory=set)
     packages: dict[str, str] = field(default_factory=dict)  # arn -> version_id
     properties: dict[str, dict[str, str]] = field(default_factory=dict)  # arn -> customer metadata
+    approved: dict[str, str] = field(default_factory=dict)  # arn -> approval description
 
     def ensure_group(self, group: str, description: str) -> None:
         self.groups.add(group)
@@ -88,6 +93,11 @@ class FakeRegistry:
         assert package_arn in self.packages, "annotating an unknown package"
         assert all(len(k) <= 128 and len(v) <= 256 for k, v in properties.items()), "over SageMaker's limits"
         self.properties.setdefault(package_arn, {}).update(properties)
+
+    def approve(self, package_arn: str, description: str) -> None:
+        assert package_arn in self.packages, "approving an unknown package"
+        assert len(description) <= 1024, "over SageMaker's limit"
+        self.approved[package_arn] = description
 
 
 @dataclass
@@ -210,12 +220,17 @@ class RecordingCallbacks:
     """Like Step Functions' task tokens, but strict: a second answer to one token is reported as spent."""
 
     answers: list[tuple[str, str, object]] = field(default_factory=list)  # (token, "success"|error, output|cause)
+    heartbeats: list[str] = field(default_factory=list)
 
     def succeed(self, token: str, output: dict[str, object]) -> bool:
         return self._answer(token, "success", output)
 
     def fail(self, token: str, error: str, cause: str) -> bool:
         return self._answer(token, error, cause)
+
+    def heartbeat(self, token: str) -> bool:
+        self.heartbeats.append(token)
+        return not any(answered == token for answered, _, _ in self.answers)
 
     def _answer(self, token: str, kind: str, payload: object) -> bool:
         spent = any(answered == token for answered, _, _ in self.answers)
@@ -258,3 +273,104 @@ class InMemoryAnchorStore:
             for key, documents in sorted(self.versions.items())
             for n, document in enumerate(documents)
         ]
+
+
+@dataclass
+class InMemoryApprovalStore:
+    """fmops.approvals.store.ApprovalStore in memory, with the adapter's conditions (revision,
+    one decision per approver, a link used once, a Slack request seen once)."""
+
+    approvals: dict[str, StoredApproval] = field(default_factory=dict)
+    by_stage: dict[tuple[str, str], str] = field(default_factory=dict)
+    decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)  # (approval id, approver id)
+    links: dict[str, LinkRecord] = field(default_factory=dict)
+    slack_requests: dict[str, datetime] = field(default_factory=dict)
+
+    def open(self, approval: StoredApproval) -> StoredApproval:
+        key = (approval.version_id, approval.stage.value)
+        if key in self.by_stage:
+            return self.approvals[self.by_stage[key]]
+        stored = approval.model_copy(update={"revision": 1})
+        self.approvals[approval.approval_id] = stored
+        self.by_stage[key] = approval.approval_id
+        return stored
+
+    def get(self, approval_id: str) -> StoredApproval | None:
+        return self.approvals.get(approval_id)
+
+    def for_stage(self, version_id: str, stage: Stage) -> StoredApproval | None:
+        approval_id = self.by_stage.get((version_id, stage.value))
+        return self.approvals.get(approval_id) if approval_id else None
+
+    def save(self, approval: StoredApproval, read: StoredApproval) -> StoredApproval:
+        current = self.approvals.get(read.approval_id)
+        if current is None or current.revision != read.revision:
+            raise ConcurrentModification(read.approval_id)
+        stored = approval.model_copy(update={"revision": read.revision + 1})
+        self.approvals[read.approval_id] = stored
+        return stored
+
+    def record_decision(
+        self, read: StoredApproval, accepted: Accepted, link: LinkRecord | None, at: datetime
+    ) -> StoredApproval:
+        current = self.approvals.get(read.approval_id)
+        decision_key = (read.approval_id, accepted.decision.approver_id)
+        stored_link = self.links.get(link.link_id) if link else None
+        if (
+            current is None
+            or current.revision != read.revision
+            or decision_key in self.decisions
+            or (link is not None and (stored_link is None or stored_link.used_at is not None or at >= link.expires_at))
+        ):
+            raise ConcurrentModification(read.approval_id)
+        self.decisions[decision_key] = accepted.decision
+        if link is not None:
+            self.links[link.link_id] = consume(link, at)
+        stored = read.model_copy(update={"state": accepted.state, "revision": read.revision + 1})
+        self.approvals[read.approval_id] = stored
+        return stored
+
+    def unresumed(self) -> Iterator[StoredApproval]:
+        return iter([a for a in self.approvals.values() if a.resumed_at is None])
+
+    def put_link(self, link: LinkRecord) -> None:
+        if link.link_id in self.links:
+            raise ConcurrentModification(link.link_id)
+        self.links[link.link_id] = link
+
+    def get_link(self, link_id: str) -> LinkRecord | None:
+        return self.links.get(link_id)
+
+    def claim_slack_request(self, replay_key: str, expires_at: datetime) -> bool:
+        if replay_key in self.slack_requests:
+            return False
+        self.slack_requests[replay_key] = expires_at
+        return True
+
+
+@dataclass
+class ReversibleVault:
+    """TokenVault that 'seals' reversibly and checks the approval id it was bound to, like KMS's context."""
+
+    def seal(self, token: str, approval_id: str) -> bytes:
+        return json.dumps({"token": token, "approval_id": approval_id}).encode()
+
+    def unseal(self, sealed: bytes, approval_id: str) -> str:
+        document = json.loads(sealed)
+        if document["approval_id"] != approval_id:
+            raise ValueError("sealed for another approval")
+        return str(document["token"])
+
+
+@dataclass
+class RecordingMessenger:
+    posted: list[tuple[str, str, list[dict[str, object]]]] = field(default_factory=list)  # (channel, ts, blocks)
+    updates: list[tuple[str, str, list[dict[str, object]]]] = field(default_factory=list)
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, object]]) -> str:
+        ts = f"1700000000.{len(self.posted) + 1:06d}"
+        self.posted.append((channel, ts, blocks))
+        return ts
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, object]]) -> None:
+        self.updates.append((channel, ts, blocks))

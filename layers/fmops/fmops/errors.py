@@ -35,3 +35,15 @@ class NotAwaitingEvaluation(FmopsError):
 
 class EvaluationNotRequestedYet(FmopsError):
     """A report arrived before the promotion asked for it (no callback token yet); retry later."""
+
+
+class NotAwaitingApproval(FmopsError):
+    """An approval step found the version in a status other than PendingApproval."""
+
+
+class ApprovalRejected(FmopsError):
+    """An approver rejected the version (the promotion's RequestApproval fails with this name)."""
+
+
+class ApprovalExpired(FmopsError):
+    """Nobody decided before the approval expired: it fails closed."""

@@ -170,6 +170,118 @@ class ModelVersionGateDecided(FmopsEventDetail):
     status: str = Field(description="The version's status after the decision: PendingApproval or Rejected.")
 
 
+# ------------------------------------------------------------------ approvals
+# Every request, view, decision, refusal and expiry of an approval is an event, so the audit trail
+# holds who did what, through which channel. Link tokens and task tokens never appear in one.
+
+
+class ApprovalRequested(FmopsEventDetail):
+    """A stage of a version waits for people: the notifier e-mails each eligible approver a link and posts to Slack."""
+
+    detail_type: ClassVar[str] = "Approval Requested"
+
+    approval_id: str
+    stage: str
+    model_group: str
+    version: str
+    groups: list[str]
+    quorum: int
+    eligible_approvers: list[str] = Field(description="Approver ids who may decide now (the submitter excluded).")
+    requested_at: datetime
+    expires_at: datetime
+    escalates_at: datetime | None = None
+
+
+class ApprovalPageViewed(FmopsEventDetail):
+    """Someone opened an e-mailed link (GET or HEAD: a person or a mail scanner); nothing was decided."""
+
+    detail_type: ClassVar[str] = "Approval Page Viewed"
+
+    approval_id: str
+    stage: str
+    approver_id: str
+    method: str
+    request_id: str
+
+
+class ApprovalDecisionRecorded(FmopsEventDetail):
+    """An approver's decision was accepted (actor = the approver)."""
+
+    detail_type: ClassVar[str] = "Approval Decision Recorded"
+
+    approval_id: str
+    stage: str
+    approver_id: str
+    verdict: str
+    reason: str | None = None
+    channel: str
+    approvals: int
+    quorum: int
+    completes_stage: bool
+
+
+class ApprovalRefused(FmopsEventDetail):
+    """An attempt that changed nothing: a bad link or signature, a replay, a rule of the stage (actor = who tried)."""
+
+    detail_type: ClassVar[str] = "Approval Refused"
+
+    approval_id: str | None = None
+    stage: str | None = None
+    approver_id: str | None = None
+    channel: str
+    code: str
+    reason: str
+    request_id: str
+
+
+class ApprovalStageDecided(FmopsEventDetail):
+    """A stage reached its quorum, was rejected, or expired: the waiting promotion is resumed once."""
+
+    detail_type: ClassVar[str] = "Approval Stage Decided"
+
+    approval_id: str
+    stage: str
+    outcome: str = Field(description="approved, rejected or expired")
+    decided_by: list[str] = Field(default_factory=list)
+    reason: str | None = None
+    decided_at: datetime
+
+
+class ApprovalReminderDue(FmopsEventDetail):
+    """A stage is still pending close to its expiry: the approvers who have not decided are reminded."""
+
+    detail_type: ClassVar[str] = "Approval Reminder Due"
+
+    approval_id: str
+    stage: str
+    pending_approvers: list[str]
+    expires_at: datetime
+
+
+class ApprovalEscalated(FmopsEventDetail):
+    """A stage was not decided in time: its escalation group may decide too and is notified."""
+
+    detail_type: ClassVar[str] = "Approval Escalated"
+
+    approval_id: str
+    stage: str
+    group: str
+    notified_approvers: list[str]
+    expires_at: datetime
+
+
+class ModelVersionApproved(FmopsEventDetail):
+    """The version passed its gate and its approvals: its model package is Approved in the registry."""
+
+    detail_type: ClassVar[str] = "Model Version Approved"
+
+    stage: str
+    approval_id: str
+    approvers: list[str]
+    model_package_arn: str
+    approval_description: str
+
+
 # Dispatch by detail-type, never by if/elif on strings.
 FMOPS_EVENTS: dict[str, type[FmopsEventDetail]] = {
     model.detail_type: model
@@ -183,6 +295,14 @@ FMOPS_EVENTS: dict[str, type[FmopsEventDetail]] = {
         ModelVersionEvaluated,
         EvaluationResultRejected,
         ModelVersionGateDecided,
+        ApprovalRequested,
+        ApprovalPageViewed,
+        ApprovalDecisionRecorded,
+        ApprovalRefused,
+        ApprovalStageDecided,
+        ApprovalReminderDue,
+        ApprovalEscalated,
+        ModelVersionApproved,
     )
 }
 

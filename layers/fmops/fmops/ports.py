@@ -56,6 +56,10 @@ class ModelRegistry(Protocol):
         """Set customer metadata properties on the package (keys <= 128, values <= 256 characters)."""
         ...
 
+    def approve(self, package_arn: str, description: str) -> None:
+        """Set the package's status to Approved with `description` (<= 1024 characters)."""
+        ...
+
 
 class Catalog(Protocol):
     def get(self, version_id: str) -> CatalogRecord | None: ...
@@ -110,6 +114,10 @@ class TaskCallbacks(Protocol):
     def succeed(self, token: str, output: dict[str, object]) -> bool: ...
 
     def fail(self, token: str, error: str, cause: str) -> bool: ...
+
+    def heartbeat(self, token: str) -> bool:
+        """Tell the waiting task it is still being worked on; False when the task is gone."""
+        ...
 
 
 class EvidenceStore(Protocol):

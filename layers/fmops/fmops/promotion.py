@@ -17,9 +17,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from fmops.clock import Clock
-from fmops.errors import NotAwaitingEvaluation, VersionNotFound
+from fmops.errors import NotAwaitingApproval, NotAwaitingEvaluation, VersionNotFound
 from fmops.events import (
     EvaluationRequested,
+    ModelVersionApproved,
     ModelVersionGateDecided,
     ModelVersionPromotionStarted,
     ModelVersionRejected,
@@ -251,18 +252,32 @@ _FAILURE_CODES = {
     "PolicyInvalid": "gate_policy_invalid",
     "ManifestChanged": "manifest_changed",
 }
+# While the version waits for people, the same names mean something else.
+_APPROVAL_FAILURE_CODES = {
+    "ApprovalRejected": "approval_rejected",
+    "ApprovalExpired": "approval_expired",
+    # The wait outlived any rule's expiry, or the approval timer stopped sending heartbeats.
+    "States.Timeout": "approval_lost",
+    "States.HeartbeatTimeout": "approval_lost",
+    "QuorumUnreachable": "approval_quorum_unreachable",
+    "ApprovalConfigMissing": "approval_config_missing",
+    "ApprovalRulesInvalid": "approval_config_invalid",
+    "ApproverDirectoryInvalid": "approval_config_invalid",
+}
+_REJECTABLE = (VersionStatus.PENDING_EVALUATION, VersionStatus.EVALUATED, VersionStatus.PENDING_APPROVAL)
 
 
 def reject_failed_step(failed: FailedStep, deps: PromotionDeps) -> dict[str, str]:
-    """Fail closed: a version whose evaluation or gate could not complete is Rejected with the reason.
+    """Fail closed: a version whose evaluation, gate or approval could not complete is Rejected with the reason.
 
     A version already Rejected (an evaluator reported a failure) or decided keeps its status.
     """
     record = _get(failed.version_id, deps.catalog)
-    if record.status not in (VersionStatus.PENDING_EVALUATION, VersionStatus.EVALUATED):
+    if record.status not in _REJECTABLE:
         return {"version_id": record.version_id, "status": record.status.value}
     error = str(failed.error.get("Error", "States.Runtime"))
-    code = _FAILURE_CODES.get(error, "promotion_step_failed")
+    codes = _APPROVAL_FAILURE_CODES if record.status == VersionStatus.PENDING_APPROVAL else _FAILURE_CODES
+    code = codes.get(error, "promotion_step_failed")
     reason = Problem(code=code, message=_explain(error, failed.error.get("Cause"), record), field=None)
     rejected = deps.catalog.transition(record, VersionStatus.REJECTED, deps.clock.now(), reasons=[reason])
     _publish_rejection(rejected, code, [reason], deps.bus)
@@ -270,7 +285,7 @@ def reject_failed_step(failed: FailedStep, deps: PromotionDeps) -> dict[str, str
 
 
 def _explain(error: str, cause: object, record: CatalogRecord) -> str:
-    if error == "States.Timeout":
+    if error == "States.Timeout" and record.status == VersionStatus.PENDING_EVALUATION:
         deadline = record.evaluation_deadline.isoformat() if record.evaluation_deadline else "its deadline"
         return (
             f"no evaluation arrived before {deadline}; the promotion fails closed "
@@ -285,3 +300,68 @@ def _explain(error: str, cause: object, record: CatalogRecord) -> str:
     except ValueError:
         pass
     return f"{error}: {message}"[:MAX_REASON]
+
+
+# ---------------------------------------------------------------- ApproveVersion
+
+
+class ApprovalGranted(BaseModel):
+    """Input of ApproveVersion: the promotion's input plus what RequestApproval returned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version_id: str
+    correlation_id: str
+    approval: dict[str, Any] = Field(description="approval_id, stage and approvers [{id, channel, decided_at}].")
+
+
+@dataclass(frozen=True)
+class ApproveDeps:
+    catalog: Catalog
+    registry: ModelRegistry
+    bus: EventBus
+    clock: Clock
+
+
+def approve_version(granted: ApprovalGranted, deps: ApproveDeps) -> dict[str, str]:
+    """The quorum approved: the model package becomes Approved (which starts deployment) and the
+    version Approved. Re-running the step re-sends the same registry update and event."""
+    record = _get(granted.version_id, deps.catalog)
+    if record.status not in (VersionStatus.PENDING_APPROVAL, VersionStatus.APPROVED):
+        raise NotAwaitingApproval(f"{record.version_id} is {record.status.value}, not PendingApproval")
+    package_arn = record.model_package_arn
+    if package_arn is None:  # registration always sets it; a version without one was never registered
+        raise NotAwaitingApproval(f"{record.version_id} has no model package")
+    approvers = [str(person["id"]) for person in granted.approval.get("approvers", [])]
+    description = approval_description(granted.approval, record)
+    deps.registry.approve(package_arn, description)
+    if record.status == VersionStatus.PENDING_APPROVAL:
+        record = deps.catalog.transition(record, VersionStatus.APPROVED, deps.clock.now())
+    deps.bus.publish(
+        ModelVersionApproved(
+            event_id=f"{record.version_id}#approved",
+            correlation_id=granted.correlation_id,
+            version_id=record.version_id,
+            occurred_at=record.updated_at,
+            actor=ACTOR,
+            stage=str(granted.approval.get("stage")),
+            approval_id=str(granted.approval.get("approval_id")),
+            approvers=approvers,
+            model_package_arn=package_arn,
+            approval_description=description,
+        )
+    )
+    return {"version_id": record.version_id, "status": record.status.value}
+
+
+def approval_description(approval: dict[str, Any], record: CatalogRecord) -> str:
+    """Who approved, when, through which channel, and where the evidence is (SageMaker keeps <= 1024 chars)."""
+    people = "; ".join(
+        f"{person['id']} ({person['channel']}, {person['decided_at']})" for person in approval.get("approvers", [])
+    )
+    evidence = record.gate.decision_uri if record.gate else "no gate decision"
+    text = (
+        f"fmops: approved for {approval.get('stage')} by {people or 'nobody'}; approval {approval.get('approval_id')}; "
+        f"gate {record.gate.decision.policy_version if record.gate else '-'} evidence {evidence}"
+    )
+    return text[:1024]

@@ -71,6 +71,56 @@ class NotifierSettings(_Settings):
     stage: str  # set for every function by the template's Globals
 
 
+class RequestApprovalSettings(_Settings):
+    catalog_table: str
+    approvals_table: str
+    policy_bucket: str
+    event_bus_name: str
+    fmops_key_arn: str
+
+
+class ApproveVersionSettings(_Settings):
+    catalog_table: str
+    event_bus_name: str
+
+
+class ApprovalPageSettings(_Settings):
+    catalog_table: str
+    approvals_table: str
+    policy_bucket: str
+    event_bus_name: str
+    link_signing_key_arn: str
+
+
+class SlackInteractivitySettings(_Settings):
+    approvals_table: str
+    policy_bucket: str
+    event_bus_name: str
+    slack_signing_secret_arn: str
+    slack_bot_token_arn: str
+    slack_api_url: str
+
+
+class ApprovalCallbackSettings(_Settings):
+    approvals_table: str
+    policy_bucket: str
+    event_bus_name: str
+    fmops_key_arn: str
+
+
+class ApprovalNotifierSettings(_Settings):
+    catalog_table: str
+    approvals_table: str
+    policy_bucket: str
+    idempotency_table: str
+    notification_sender: str
+    approval_page_url: str
+    slack_bot_token_arn: str
+    slack_api_url: str
+    stage: str
+    slack_approval_channel: str | None = None  # empty: approvals are not posted to Slack
+
+
 class MissingConfiguration(RuntimeError):
     """The function's environment lacks a variable its template declares."""
 
@@ -81,8 +131,9 @@ SettingsT = TypeVar("SettingsT", bound=_Settings)
 @cache
 def load(settings_type: type[SettingsT]) -> SettingsT:
     """Read settings_type's fields from upper-case environment variables of the same name."""
-    values = {name: os.environ.get(name.upper()) for name in settings_type.model_fields}
-    missing = sorted(name.upper() for name, value in values.items() if not value)
+    values = {name: os.environ.get(name.upper()) or None for name in settings_type.model_fields}
+    required = {name for name, field in settings_type.model_fields.items() if field.is_required()}
+    missing = sorted(name.upper() for name, value in values.items() if not value and name in required)
     if missing:
         raise MissingConfiguration(f"missing environment variables: {', '.join(missing)}")
     try:

@@ -18,6 +18,7 @@ class VersionStatus(StrEnum):
     PENDING_EVALUATION = "PendingEvaluation"  # promotion started, waiting for metrics
     EVALUATED = "Evaluated"  # metrics accepted, the gate has not judged them yet
     PENDING_APPROVAL = "PendingApproval"  # passed its gate; waits for human approval
+    APPROVED = "Approved"  # approved by its quorum; its model package is Approved in the registry
 
 
 ALLOWED_TRANSITIONS: dict[VersionStatus, frozenset[VersionStatus]] = {
@@ -26,7 +27,8 @@ ALLOWED_TRANSITIONS: dict[VersionStatus, frozenset[VersionStatus]] = {
     VersionStatus.REJECTED: frozenset({VersionStatus.RECEIVED}),
     VersionStatus.PENDING_EVALUATION: frozenset({VersionStatus.EVALUATED, VersionStatus.REJECTED}),
     VersionStatus.EVALUATED: frozenset({VersionStatus.PENDING_APPROVAL, VersionStatus.REJECTED}),
-    VersionStatus.PENDING_APPROVAL: frozenset(),
+    VersionStatus.PENDING_APPROVAL: frozenset({VersionStatus.APPROVED, VersionStatus.REJECTED}),
+    VersionStatus.APPROVED: frozenset(),
 }
 
 

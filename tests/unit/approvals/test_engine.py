@@ -353,7 +353,7 @@ def test_the_shipped_example_takes_a_version_through_every_stage() -> None:
     approvers: list[str] = []
     at = REQUESTED_AT
     for stage_name, deciders in (
-        (Stage.DEV, ["ana.ortiz"]),
+        (Stage.DEV, ["ana.ortiz", "ben.okafor"]),
         (Stage.PREPROD, ["chen.wei"]),
         (Stage.PROD, ["dara.novak", "eli.haddad"]),
     ):

@@ -37,9 +37,10 @@ def test_the_shipped_rules_parse_and_match_their_intent() -> None:
     # When they are parsed
     rules = parse_rules(raw)
 
-    # Then dev needs one ML engineer, preprod one ML lead, prod two of model risk and business owners
+    # Then dev (release to deployment) needs two of ML engineers and leads, preprod one ML lead, prod two of
+    # model risk and business owners
     dev, preprod, prod = (rules.rule_for(stage) for stage in Stage)
-    assert (dev.groups, dev.quorum) == (["ml-engineers"], 1)
+    assert (dev.groups, dev.quorum) == (["ml-engineers", "ml-leads"], 2)
     assert (preprod.groups, preprod.quorum) == (["ml-leads"], 1)
     assert (prod.groups, prod.quorum) == (["model-risk", "business-owners"], 2)
     # And prod keeps earlier-stage approvers out, expires in five days and fails closed

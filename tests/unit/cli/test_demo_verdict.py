@@ -12,7 +12,7 @@ from fmops.gate.policy import Stage
 from fmops.manifest import Problem, RiskTier
 from fmops.records import AuditRecord, CatalogRecord, GateOutcome
 from fmops.statuses import VersionStatus
-from fmops_cli.demo import Mail, ModelPackage, Observation, evaluate, failure_evidence, mails_about
+from fmops_cli.demo import Mail, ModelPackage, Observation, PageVisit, evaluate, failure_evidence, mails_about
 from fmops_cli.status import VersionView
 
 AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -99,13 +99,31 @@ def audit(version_id: str, *detail_types: str) -> tuple[AuditRecord, ...]:
     )
 
 
-GOOD_TRAIL = audit(GOOD, "Model Version Registered", "Model Version Evaluated", "Model Version Gate Decided")
+GOOD_TRAIL = audit(
+    GOOD,
+    "Model Version Registered",
+    "Model Version Evaluated",
+    "Model Version Gate Decided",
+    "Approval Decision Recorded",
+    "Approval Decision Recorded",
+    "Model Version Approved",
+)
+PAGE = PageVisit(
+    200,
+    {
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    },
+    13_000,
+    0.05,
+)
 LEAKY_TRAIL = audit(LEAKY, "Model Version Gate Decided", "Model Version Rejected")
 
 
 def observation(**changes: object) -> Observation:
     fields: dict[str, object] = {
-        "good": VersionView(GOOD, record(GOOD, VersionStatus.PENDING_APPROVAL, decided=gate(GOOD)), GOOD_TRAIL),
+        "good": VersionView(GOOD, record(GOOD, VersionStatus.APPROVED, decided=gate(GOOD)), GOOD_TRAIL),
         "leaky": VersionView(
             LEAKY,
             record(LEAKY, VersionStatus.REJECTED, [PII_LEAK], decided=gate(LEAKY, "threshold.pii_leak_rate")),
@@ -116,12 +134,14 @@ def observation(**changes: object) -> Observation:
             record(TAMPERED, VersionStatus.REJECTED, [SHA_MISMATCH]),
             audit(TAMPERED, "Model Version Rejected"),
         ),
-        "good_package": ModelPackage("PendingManualApproval", {"fmops:gate": "passed"}),
+        "good_package": ModelPackage("Approved", {"fmops:gate": "passed"}),
         "leaky_mails": [LEAK_MAIL],
         "dead_letters": {"IntakeDeadLetterQueueUrl": 0, "NotifierDeadLetterQueueUrl": 0},
         "trail_intact": True,
         "trail_summary": "3 chain(s), 30 records, 1 anchor(s)",
         "evidence_pack": Path("evidence/sentiment-classifier_demo-1.evidence.html"),
+        "page": PAGE,
+        "slack_decided": True,
     }
     fields.update(changes)
     return Observation(**fields)  # type: ignore[arg-type]
@@ -131,9 +151,11 @@ def failed(seen: Observation) -> list[str]:
     return [check.name for check in evaluate(seen) if not check.passed]
 
 
-GOOD_PENDING = f"{GOOD} is PendingApproval with a passed gate decision"
-GOOD_PACKAGE = "its SageMaker model package exists and carries fmops:gate=passed"
-GOOD_AUDITED = "its audit trail records the gate decision"
+GOOD_PENDING = f"{GOOD} is Approved, with a passed gate decision"
+GOOD_PACKAGE = "its SageMaker model package is Approved and carries fmops:gate=passed"
+GOOD_AUDITED = "its audit trail records the gate decision, both approvals and the registry approval"
+PAGE_SERVED = "the approval page was served uncached, without referrer, under a script-free CSP"
+SLACK_UPDATED = "the Slack approval message was updated in place once decided"
 LEAKY_REJECTED = f"{LEAKY} is Rejected by the gate on threshold.pii_leak_rate"
 LEAKY_TOLD = "its submitter was e-mailed why, naming threshold.pii_leak_rate"
 TAMPERED_REJECTED = f"{TAMPERED} is Rejected for the tampered adapter_model.safetensors"
@@ -147,6 +169,8 @@ def test_the_expected_outcome_passes_every_check() -> None:
         GOOD_PENDING,
         GOOD_PACKAGE,
         GOOD_AUDITED,
+        PAGE_SERVED,
+        SLACK_UPDATED,
         LEAKY_REJECTED,
         LEAKY_TOLD,
         TAMPERED_REJECTED,
@@ -169,9 +193,35 @@ def test_a_good_version_still_evaluating_fails() -> None:
     assert failed(observation(good=waiting)) == [GOOD_PENDING]
 
 
-def test_a_good_version_pending_approval_without_a_passed_decision_fails() -> None:
-    # Given PendingApproval, but the recorded decision failed a rule
-    contradicted = record(GOOD, VersionStatus.PENDING_APPROVAL, decided=gate(GOOD, "threshold.toxicity_rate"))
+def test_a_good_version_still_waiting_for_approval_fails() -> None:
+    waiting = VersionView(GOOD, record(GOOD, VersionStatus.PENDING_APPROVAL, decided=gate(GOOD)), GOOD_TRAIL)
+
+    assert failed(observation(good=waiting)) == [GOOD_PENDING]
+
+
+def test_a_model_package_still_pending_manual_approval_fails() -> None:
+    pending = ModelPackage("PendingManualApproval", {"fmops:gate": "passed"})
+
+    assert failed(observation(good_package=pending)) == [GOOD_PACKAGE]
+
+
+def test_an_approval_page_served_cacheable_fails() -> None:
+    cacheable = PageVisit(200, {**PAGE.headers, "Cache-Control": "max-age=600"}, 13_000, 0.05)
+
+    assert failed(observation(page=cacheable)) == [PAGE_SERVED]
+
+
+def test_an_approval_page_never_opened_fails() -> None:
+    assert failed(observation(page=None)) == [PAGE_SERVED]
+
+
+def test_a_slack_message_left_undecided_fails() -> None:
+    assert failed(observation(slack_decided=False)) == [SLACK_UPDATED]
+
+
+def test_a_good_version_approved_without_a_passed_decision_fails() -> None:
+    # Given Approved, but the recorded decision failed a rule
+    contradicted = record(GOOD, VersionStatus.APPROVED, decided=gate(GOOD, "threshold.toxicity_rate"))
 
     assert failed(observation(good=VersionView(GOOD, contradicted, GOOD_TRAIL))) == [GOOD_PENDING]
 
@@ -181,18 +231,18 @@ def test_a_missing_model_package_fails() -> None:
 
 
 def test_a_model_package_without_the_gate_metadata_fails() -> None:
-    assert failed(observation(good_package=ModelPackage("PendingManualApproval", {}))) == [GOOD_PACKAGE]
+    assert failed(observation(good_package=ModelPackage("Approved", {}))) == [GOOD_PACKAGE]
 
 
 def test_a_model_package_marked_failed_fails() -> None:
-    marked = ModelPackage("PendingManualApproval", {"fmops:gate": "failed"})
+    marked = ModelPackage("Approved", {"fmops:gate": "failed"})
 
     assert failed(observation(good_package=marked)) == [GOOD_PACKAGE]
 
 
 def test_a_gate_decision_missing_from_the_audit_trail_fails() -> None:
-    trail = audit(GOOD, "Model Version Registered", "Model Version Evaluated")
-    good = VersionView(GOOD, record(GOOD, VersionStatus.PENDING_APPROVAL, decided=gate(GOOD)), trail)
+    trail = audit(GOOD, "Model Version Registered", "Model Version Evaluated", "Model Version Approved")
+    good = VersionView(GOOD, record(GOOD, VersionStatus.APPROVED, decided=gate(GOOD)), trail)
 
     assert failed(observation(good=good)) == [GOOD_AUDITED]
 

@@ -431,14 +431,38 @@ def test_a_failed_gate_step_rejects_with_the_lambda_error_message_not_its_stack(
     )
 
 
-def test_reject_version_leaves_a_version_that_was_already_judged_alone() -> None:
+def test_reject_version_leaves_a_version_that_was_already_rejected_alone() -> None:
     world = World()
-    world.through_the_gate()
+    world.through_the_gate(rows=[eval_row("negative", "positive", latency_ms=80)])
+    rejections = len(world.bus.of_type("Model Version Rejected"))
 
     result = promotion.reject_failed_step(failed_step("States.Timeout"), world.promotion_deps)
 
-    assert result["status"] == "PendingApproval"
-    assert not world.bus.of_type("Model Version Rejected")
+    assert result["status"] == "Rejected"
+    assert len(world.bus.of_type("Model Version Rejected")) == rejections
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        ("ApprovalRejected", "approval_rejected"),
+        ("ApprovalExpired", "approval_expired"),
+        ("States.Timeout", "approval_lost"),
+        ("States.HeartbeatTimeout", "approval_lost"),
+        ("QuorumUnreachable", "approval_quorum_unreachable"),
+        ("ApprovalConfigMissing", "approval_config_missing"),
+    ],
+)
+def test_a_version_whose_approval_failed_is_rejected_with_an_approval_code(error: str, code: str) -> None:
+    # Given a version waiting for approval
+    world = World()
+    world.through_the_gate()
+    assert world.record().status == VersionStatus.PENDING_APPROVAL
+    # When its RequestApproval step fails with `error`
+    result = promotion.reject_failed_step(failed_step(error), world.promotion_deps)
+    # Then it is Rejected, with the approval's reason code (not the evaluation's)
+    assert result["status"] == "Rejected"
+    assert [reason.code for reason in world.record().reasons] == [code]
 
 
 def test_start_evaluation_refuses_a_version_that_is_not_pending_evaluation() -> None:

@@ -22,6 +22,8 @@ from fmops.statuses import VersionStatus, check_transition
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# A cancelled transaction names each failed condition without the "Exception" suffix.
+_CANCELLED_ON_CONDITION = "ConditionalCheckFailed"
 
 
 def to_item(document: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +183,7 @@ class DynamoAuditLog(DynamoTable):
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
                 if error_code(error) != "TransactionCanceledException":
                     raise
-                if len(reasons) == 3 and reasons[2] == _CONDITION_FAILED:
+                if len(reasons) == 3 and reasons[2] == _CANCELLED_ON_CONDITION:
                     return False  # another delivery of the same event won
                 # another event advanced the chain first: read the new head and link to it
         raise ConcurrentModification(f"chain {chain} kept moving during {_MAX_APPEND_ATTEMPTS} attempts")

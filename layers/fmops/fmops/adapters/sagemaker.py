@@ -82,3 +82,9 @@ class SageMakerRegistry:
         # Sent merged with what is there: AWS upserts the given keys, moto replaces the whole map.
         current = self.sm.describe_model_package(ModelPackageName=package_arn).get("CustomerMetadataProperties", {})
         self.sm.update_model_package(ModelPackageArn=package_arn, CustomerMetadataProperties={**current, **properties})
+
+    def approve(self, package_arn: str, description: str) -> None:
+        # Approving an Approved package again is a no-op in SageMaker; the description is replaced.
+        self.sm.update_model_package(
+            ModelPackageArn=package_arn, ModelApprovalStatus="Approved", ApprovalDescription=description[:1024]
+        )

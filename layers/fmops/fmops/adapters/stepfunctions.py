@@ -42,6 +42,9 @@ class StepFunctionsCallbacks:
     def fail(self, token: str, error: str, cause: str) -> bool:
         return self._send(self.sfn.send_task_failure, taskToken=token, error=error[:256], cause=cause[:_MAX_CAUSE])
 
+    def heartbeat(self, token: str) -> bool:
+        return self._send(self.sfn.send_task_heartbeat, taskToken=token)
+
     @staticmethod
     def _send(call: Any, **request: Any) -> bool:
         try:
