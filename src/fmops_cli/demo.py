@@ -427,10 +427,12 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
             narrator.say(f"Slack #{message.channel}: {message.text}")
 
         if interactive:
+            # Opening a link changes nothing (mail scanners do it all the time): look at what a browser gets.
+            page = people.open_page(page_link)
+            page_visit = PageVisit(page.status, page.headers, len(page.body.encode()), page.seconds)
             narrator.step("Approve it yourself: open both links in a browser (each approver has their own)")
             narrator.say(f"{PAGE_APPROVER_EMAIL}:\n  {page_link}\n{SLACK_APPROVER_EMAIL}:\n  {slack_link}")
             narrator.say("waiting for two approvals (Ctrl-C stops the demo)...")
-            page_visit = None
             good_view, _ = wait_for(
                 lambda: fetch(good.version_id, catalog, audit_log), VersionStatus.APPROVED, INTERACTIVE_TIMEOUT_S, 1.0
             )
@@ -439,7 +441,7 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
                 f"{PAGE_APPROVER_EMAIL} follows her link and approves on the page; {SLACK_APPROVER_EMAIL} clicks "
                 "Approve in Slack"
             )
-            narrator.say("(by hand: `fmops local demo --interactive` prints the links and waits for your clicks)")
+            narrator.say("(by hand instead: `fmops local demo --interactive` prints the links and waits for you)")
             page = people.open_page(page_link)
             page_visit = PageVisit(page.status, page.headers, len(page.body.encode()), page.seconds)
             narrator.say(
@@ -571,7 +573,7 @@ def _submit_tampered(plan: SubmissionPlan, s3: Any, bucket: str) -> None:
 
 
 def main() -> int:
-    """Unattended: no options."""
+    """Unattended: no options (`fmops local demo --interactive` waits for a person instead)."""
     try:
         return run(project_root())
     except CliError as error:

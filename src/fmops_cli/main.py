@@ -441,6 +441,25 @@ def _add_local_command(commands: Any) -> None:
         help="the folder holding template.yaml (default: this folder or the nearest parent with one)",
     )
     up.set_defaults(handler=run_local_up)
+    demo = actions.add_parser(
+        "demo",
+        help="run the governed flow on a fresh local cloud (what `make demo` does)",
+        description="Start a local cloud, publish the policies and approval rules, submit the example version and "
+        "two that must be rejected, approve the example, verify the audit trail; exit 0 when every check passes. "
+        "With --interactive it prints the approvers' links and waits for you to approve in a browser.",
+    )
+    demo.add_argument(
+        "--interactive",
+        action="store_true",
+        help="print the two approvers' e-mailed links and wait (up to an hour) for a person to approve",
+    )
+    demo.add_argument(
+        "--project-root",
+        type=Path,
+        metavar="DIR",
+        help="the folder holding template.yaml (default: this folder or the nearest parent with one)",
+    )
+    demo.set_defaults(handler=run_local_demo)
 
 
 def _positive_float(text: str) -> float:
@@ -700,6 +719,17 @@ def run_local_up(args: argparse.Namespace) -> int:
         ) from error
     run_foreground(root.resolve(), args.port)
     return EXIT_OK
+
+
+def run_local_demo(args: argparse.Namespace) -> int:
+    from fmops_cli import demo
+
+    root = args.project_root or demo.project_root()
+    if not (root / "template.yaml").is_file():
+        raise InputError(
+            f"no template.yaml in {root}", hint="run it in the fmops project folder, or pass --project-root"
+        )
+    return demo.run(root.resolve(), interactive=args.interactive)
 
 
 def _write_bytes(data: bytes) -> None:

@@ -19,7 +19,8 @@ from fmops_cli.manifests import format_problem
 
 STATUS_DOCUMENT_VERSION = "1"
 # Statuses a version does not leave by itself: waiting for anything else stops here.
-TERMINAL_STATUSES = frozenset({VersionStatus.REJECTED})
+# Approved ends the promotion; deployment will carry the version on from there.
+TERMINAL_STATUSES = frozenset({VersionStatus.REJECTED, VersionStatus.APPROVED})
 _LABEL_WIDTH = 17
 
 

@@ -192,3 +192,28 @@ def test_the_recipient_comes_from_the_catalog_and_no_secret_reaches_the_message(
     assert TASK_TOKEN not in message.text and TASK_TOKEN not in message.subject
     assert "  1. evaluation_failed: boom Bcc: attacker@example.com more" in message.text.splitlines()
     assert "\n" not in message.subject and "\r" not in message.text
+
+
+def test_a_rejection_by_an_approver_is_left_to_the_approval_notice() -> None:
+    # Given a version an approver rejected (the approval notifier e-mailed who, when and why)
+    deps, notifier = deps_with(rejected_record())
+    by_approver = Problem(code="approval_rejected", message="chen.wei rejected the dev approval: latency regressed")
+
+    # When its rejection is notified
+    outcome = notify_rejection(rejection(by_approver), deps)
+
+    # Then no second e-mail goes out, and the outcome says why
+    assert outcome.delivery == Delivery.TOLD_BY_APPROVALS
+    assert notifier.sent == []
+
+
+def test_an_approval_that_failed_for_another_reason_is_still_mailed() -> None:
+    # Given an approval that could not even open (nobody was told anything yet)
+    deps, notifier = deps_with(rejected_record())
+    unreachable = Problem(code="approval_quorum_unreachable", message="dev needs 2 approvers but only 1 may decide")
+
+    outcome = notify_rejection(rejection(unreachable), deps)
+
+    assert outcome.sent
+    [message] = notifier.sent
+    assert "approval_quorum_unreachable" in message.text

@@ -19,6 +19,8 @@ from fmops.records import CatalogRecord
 from fmops.statuses import VersionStatus
 
 GATE_RULE_FAILED = "gate_rule_failed"
+# Rejection codes whose story the approval notifier e-mails on "Approval Stage Decided".
+DECIDED_BY_APPROVERS = frozenset({"approval_rejected", "approval_expired"})
 # A reason can quote an evaluator's failure text; an e-mail line stays readable.
 MAX_REASON_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -29,6 +31,9 @@ class Delivery(StrEnum):
     NO_CATALOG_RECORD = "no_catalog_record"  # e.g. a manifest outside models/<group>/<version>/
     NO_SUBMITTER_EMAIL = "no_submitter_email"  # e.g. the manifest could not be parsed
     SUPERSEDED = "superseded"  # a corrected manifest was uploaded since: this rejection is history
+    # An approver rejected it, or nobody decided in time: the approval notifier already told the
+    # submitter who decided, when and why ("Approval Stage Decided"); a second e-mail adds nothing.
+    TOLD_BY_APPROVALS = "told_by_approvals"
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ def notify_rejection(event: ModelVersionRejected, deps: NotificationDeps) -> Not
         return outcome(Delivery.SUPERSEDED)
     if not record.submitter_email:
         return outcome(Delivery.NO_SUBMITTER_EMAIL)
+    if event.reasons and all(reason.code in DECIDED_BY_APPROVERS for reason in event.reasons):
+        return outcome(Delivery.TOLD_BY_APPROVALS)
     email = render_rejection(event, record, deps.stage)
     deps.notifier.send(record.submitter_email, email.subject, email.text)
     return outcome(Delivery.SENT)

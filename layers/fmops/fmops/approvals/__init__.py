@@ -1,4 +1,4 @@
-"""Human approvals (groundwork for the approvals issue; not wired into the promotion yet).
+"""Human approvals: who must approve a version for each stage, and how they decide.
 
 Pure modules, each tested on its own:
 - `rules`: per-stage approval rules (groups, quorum, separation of duties, expiry, reminders,
@@ -7,10 +7,12 @@ Pure modules, each tested on its own:
 - `engine`: decisions, refusals, quorum, reminders, escalation and expiry of one stage;
 - `links`: single-use, expiring e-mail links bound to one approver (stored only as a hash);
 - `csrf`: the approval page's CSRF token;
-- `slack_signature`: Slack request verification (v0 HMAC, 5-minute window, replay key);
-- `slack_message`: the Block Kit request and decided messages.
-Adapters (DynamoDB conditional writes, Slack Web API, SES), the state machine step and the
-approval page come with the wiring.
+- `slack_signature`, `slack_interaction`, `slack_message`: Slack requests and messages;
+- `page`: the approval page's HTML.
+The flow around them: `service` (RequestApproval, resuming the promotion, the timer), `deciding`
+(decisions by link and by Slack, one conditional transaction each), `web` and `slack_endpoint`
+(the two HTTP entry points), `notify` (e-mails and the Slack message); `store` and `config` name
+what they keep and where. docs/approvals.md tells the whole story.
 """
 
 APPROVAL_ID_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"

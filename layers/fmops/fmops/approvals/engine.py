@@ -16,24 +16,20 @@ groups (plus the escalation group from `escalates_at`); a rejection needs a reas
 outside the eligible list cannot reject either: rejecting is the safe direction, but letting
 anyone end a stage would let anyone block a release.
 
-How the outputs map to conditional writes (the adapter, not built yet, enforces atomicity;
+How the outputs map to conditional writes (`fmops.adapters.approvals` enforces atomicity;
 this engine only decides what each writer may attempt):
 
-- Decision item, key (version_id, stage, approver_id), put with
-  `attribute_not_exists(pk)`: a second decision by the same person loses the write even when
-  both arrive at once; the loser is reported as `already_decided_by_you`.
-- Stage item, key (version_id, stage), holding `outcome`, `quorum` and an `approvals` counter.
-  An accepted approve increments it with the condition
-  `outcome = pending AND approvals < quorum AND expires_at > :at`, in one transaction with
-  the decision item. The writer whose increment makes `approvals = quorum` (the engine's
-  `completes_stage`) also sets `outcome = approved` in that transaction and is the only one
-  that resumes the waiting promotion; any other writer's condition fails and it re-reads and
-  re-runs `decide`, which now refuses with `stage_already_decided`.
-- An accepted reject sets `outcome = rejected` with the reason under
-  `outcome = pending AND expires_at > :at`: exactly one writer ends the stage and resumes.
-- `expire` is the same write with `outcome = pending AND expires_at <= :now`; it loses to a
-  decision that got in first, and a decision loses to it.
-- A refusal writes only an attempt record (audit), never the stage item.
+- An accepted decision is one transaction (`ApprovalStore.record_decision`): the decision item,
+  put with `attribute_not_exists` (one per approver, however many arrive at once), the stage's new
+  state under the condition `revision = <the revision read>`, and, for an e-mailed link, the
+  link's single use (`used_at` not set, not expired).
+- Two writers that read the same revision cannot both commit: the loser re-reads and runs
+  `decide` again, which now counts the winner's decision (or refuses `stage_already_decided`
+  when the winner completed the stage). So exactly one writer sees `completes_stage` and
+  resumes the waiting promotion.
+- `expire` is written the same way by the approval timer; it loses to a decision that got in
+  first, and a decision loses to it.
+- A refusal writes only an attempt record (audit), never the stage.
 """
 
 from __future__ import annotations
