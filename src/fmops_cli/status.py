@@ -177,6 +177,46 @@ def _malformed(facts: Mapping[str, Any]) -> list[str]:
     return [f"{facts.get('received_detail_type')}: {facts.get('error')}", f"detail sha256 {facts.get('detail_sha256')}"]
 
 
+def _approval_requested(facts: Mapping[str, Any]) -> list[str]:
+    return [
+        f"{facts.get('stage')}: {facts.get('quorum')} approval(s) from {', '.join(facts.get('groups', []))}, "
+        f"expires {facts.get('expires_at')}",
+        f"asked: {', '.join(facts.get('eligible_approvers', [])) or 'nobody'}",
+    ]
+
+
+def _approval_viewed(facts: Mapping[str, Any]) -> list[str]:
+    return [f"{facts.get('method')} by {facts.get('approver_id')}'s link ({facts.get('stage')})"]
+
+
+def _approval_decision(facts: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"{facts.get('verdict')} by {facts.get('approver_id')} via {facts.get('channel')} "
+        f"({facts.get('approvals')} of {facts.get('quorum')}, {facts.get('stage')})"
+    ]
+    return lines + ([f"reason: {facts.get('reason')}"] if facts.get("reason") else [])
+
+
+def _approval_refused(facts: Mapping[str, Any]) -> list[str]:
+    who = facts.get("approver_id") or "unknown caller"
+    return [f"{facts.get('code')} ({who} via {facts.get('channel')}): {facts.get('reason')}"]
+
+
+def _stage_decided(facts: Mapping[str, Any]) -> list[str]:
+    deciders = ", ".join(facts.get("decided_by", [])) or "nobody"
+    lines = [f"{facts.get('stage')} {facts.get('outcome')} (decided by {deciders})"]
+    return lines + ([f"reason: {facts.get('reason')}"] if facts.get("reason") else [])
+
+
+def _approval_timer(facts: Mapping[str, Any]) -> list[str]:
+    people = facts.get("pending_approvers") or facts.get("notified_approvers") or []
+    return [f"{facts.get('stage')}: {', '.join(people) or 'nobody'} notified; expires {facts.get('expires_at')}"]
+
+
+def _version_approved(facts: Mapping[str, Any]) -> list[str]:
+    return [f"model package Approved: {facts.get('model_package_arn')}", str(facts.get("approval_description"))]
+
+
 def _generic_facts(facts: Mapping[str, Any]) -> list[str]:
     lines = []
     for key, value in facts.items():
@@ -198,6 +238,14 @@ _FACT_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "Artifact Uploaded": _artifact_uploaded,
     "Model Package State Changed": _package_changed,
     "Malformed Event": _malformed,
+    "Approval Requested": _approval_requested,
+    "Approval Page Viewed": _approval_viewed,
+    "Approval Decision Recorded": _approval_decision,
+    "Approval Refused": _approval_refused,
+    "Approval Stage Decided": _stage_decided,
+    "Approval Reminder Due": _approval_timer,
+    "Approval Escalated": _approval_timer,
+    "Model Version Approved": _version_approved,
 }
 
 

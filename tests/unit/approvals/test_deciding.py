@@ -501,6 +501,22 @@ def test_a_decision_after_the_stage_expired_is_refused() -> None:
     assert refused.stage == "dev"
 
 
+def test_a_decision_after_the_promotion_stopped_waiting_is_refused() -> None:
+    # Given an approval whose promotion stopped waiting (an operator stopped the execution; the timer saw it)
+    world = World()
+    approval_id = world.open()
+    token = world.link(approval_id, "ana.ortiz")
+    read = world.approval(approval_id)
+    world.approvals.save(read.model_copy(update={"resumed_at": world.clock.now()}), read)
+    given = before(world, approval_id)
+
+    # When ana approves with her link
+    outcome = world.post(approval_id, "ana.ortiz", token)
+
+    # Then nothing is decided: there is no promotion left to resume
+    assert_refused_and_recorded(world, outcome, given, "promotion_ended", actor="ana.ortiz")
+
+
 @pytest.mark.parametrize(
     ("verdict", "reason", "outcome"),
     [(Verdict.APPROVE, None, StageOutcome.APPROVED), (Verdict.REJECT, "bias on short reviews", StageOutcome.REJECTED)],

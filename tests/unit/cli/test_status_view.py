@@ -160,7 +160,7 @@ def test_a_rejected_version_shows_every_reason() -> None:
 
 def test_events_without_a_summary_show_their_facts() -> None:
     # Given an event type this CLI version does not know yet
-    later = audit_record("Model Version Approved", 3, "risk.officer", approvers=["a", "b"], comment="ok")
+    later = audit_record("Model Version Deployed", 3, "risk.officer", approvers=["a", "b"], comment="ok")
 
     text = render_text(VersionView(VERSION_ID, catalog_record(), (later,)))
 
@@ -313,3 +313,33 @@ def test_audit_records_from_aws_and_malformed_events_get_one_readable_line_each(
     assert key_facts(upload) == ["s3://b/models/g/1/w.bin (10 bytes, S3 version v1)"]
     assert key_facts(approved) == [f"Approved: {PACKAGE}"]
     assert key_facts(malformed) == ["Teleported: no schema", "detail sha256 ab"]
+
+
+def test_every_fmops_event_has_its_own_timeline_summary_and_renders_its_sample() -> None:
+    # Given every fmops event contract and its sample under events/
+    import json
+    from pathlib import Path
+
+    from fmops.events import FMOPS_EVENTS
+    from fmops_cli.status import _FACT_SUMMARIES, key_facts
+
+    samples = sorted((Path(__file__).resolve().parents[3] / "events").glob("fmops_*.json"))
+    # Then each detail-type has a summary written for it (not the generic key: value dump)
+    assert set(FMOPS_EVENTS) <= set(_FACT_SUMMARIES), set(FMOPS_EVENTS) - set(_FACT_SUMMARIES)
+    for sample in samples:
+        envelope = json.loads(sample.read_text())
+        entry = AuditRecord(
+            version_id=envelope["detail"]["version_id"],
+            event_id=envelope["detail"]["event_id"],
+            detail_type=envelope["detail-type"],
+            source="fmops",
+            occurred_at=datetime(2026, 11, 26, 12, tzinfo=UTC),
+            recorded_at=datetime(2026, 11, 26, 12, tzinfo=UTC),
+            actor=envelope["detail"]["actor"],
+            correlation_id=envelope["detail"]["correlation_id"],
+            envelope_id=envelope["id"],
+            facts=envelope["detail"],
+        )
+        # And its sample renders as lines without a missing field ("None")
+        lines = key_facts(entry)
+        assert lines and all("None" not in line for line in lines), (sample.name, lines)

@@ -36,6 +36,7 @@ from fmops.ports import EventBus, PolicyStore
 
 MAX_ATTEMPTS = 5
 UNKNOWN_APPROVAL = "unknown_approval"
+PROMOTION_ENDED = "promotion_ended"
 SLACK_REPLAYED = "replayed_request"
 SLACK_INVALID = "invalid_interaction"
 
@@ -92,6 +93,10 @@ def decide(
         approval = deps.approvals.get(attempt.approval_id)
         if approval is None:
             return refuse(attempt, deps, UNKNOWN_APPROVAL, "no such approval", None)
+        if approval.resumed_at is not None and approval.state.outcome is StageOutcome.PENDING:
+            # The promotion stopped waiting (stopped by an operator, or its wait ran out): nothing to decide.
+            message = f"the promotion of {approval.version_id} no longer waits for this approval"
+            return refuse(attempt, deps, PROMOTION_ENDED, message, approval)
         now = deps.clock.now()
         judged = engine.decide(
             approval.state,

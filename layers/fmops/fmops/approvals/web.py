@@ -53,6 +53,7 @@ _NOTICES: dict[str, tuple[NoticeKind, str]] = {
     "csrf_missing": (NoticeKind.FORBIDDEN, "The form could not be verified"),
     "csrf_mismatch": (NoticeKind.FORBIDDEN, "The form could not be verified"),
     "stage_already_decided": (NoticeKind.ALREADY_DECIDED, "This approval is already decided"),
+    deciding.PROMOTION_ENDED: (NoticeKind.ALREADY_DECIDED, "This approval is closed"),
     "already_decided_by_you": (NoticeKind.ALREADY_DECIDED, "You already decided"),
     "submitter_cannot_approve": (NoticeKind.NOT_YOURS, "You cannot decide your own version"),
     "not_an_approver": (NoticeKind.NOT_YOURS, "You are not an approver"),
