@@ -514,11 +514,11 @@ def run_policy_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_policy_publish(args: argparse.Namespace) -> int:
+def _policy_bucket(args: argparse.Namespace) -> Any:
+    """The policy bucket named by --policy-bucket, else the stack's or the local cloud's PolicyBucketName output."""
     from fmops_cli.config import resolve
-    from fmops_cli.policies import S3PolicyBucket, publish, read_policy_files, render_publication
+    from fmops_cli.policies import S3PolicyBucket
 
-    files = read_policy_files(args.files)  # every file is valid before any AWS call
     resolved = resolve(
         wanted={"PolicyBucketName": args.policy_bucket},
         stack=args.stack,
@@ -526,8 +526,14 @@ def run_policy_publish(args: argparse.Namespace) -> int:
         region=args.region,
         endpoint_url=args.endpoint_url,
     )
-    bucket = S3PolicyBucket(resolved["PolicyBucketName"], resolved.connection.client("s3"))
-    publications = publish(files, bucket)
+    return S3PolicyBucket(resolved["PolicyBucketName"], resolved.connection.client("s3"))
+
+
+def run_policy_publish(args: argparse.Namespace) -> int:
+    from fmops_cli.policies import publish, read_policy_files, render_publication
+
+    files = read_policy_files(args.files)  # every file is valid before any AWS call
+    publications = publish(files, _policy_bucket(args))
     print("\n".join(render_publication(publication) for publication in publications))
     return EXIT_OK
 
@@ -548,19 +554,9 @@ def run_approvals_validate(args: argparse.Namespace) -> int:
 
 def run_approvals_publish(args: argparse.Namespace) -> int:
     from fmops_cli.approvals import publish_approvals, read_approval_files, render_publication
-    from fmops_cli.config import resolve
-    from fmops_cli.policies import S3PolicyBucket
 
     files = read_approval_files(args.rules, args.directory)  # both valid together before any AWS call
-    resolved = resolve(
-        wanted={"PolicyBucketName": args.policy_bucket},
-        stack=args.stack,
-        profile=args.profile,
-        region=args.region,
-        endpoint_url=args.endpoint_url,
-    )
-    bucket = S3PolicyBucket(resolved["PolicyBucketName"], resolved.connection.client("s3"))
-    publications = publish_approvals(files, bucket)
+    publications = publish_approvals(files, _policy_bucket(args))
     print("\n".join(render_publication(publication) for publication in publications))
     return EXIT_OK
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from fmops.intake import Upload
+from fmops.records import CatalogRecord
+from fmops.statuses import VersionStatus
 
 from tests.unit.fakes import InMemoryArtifactStore
 
@@ -62,3 +65,23 @@ def upload_version(
     key = key or prefix + "manifest.json"
     store.put(BUCKET, key, body)
     return Upload(bucket=BUCKET, key=key, size=len(body), etag=hashlib.md5(body).hexdigest())
+
+
+def waiting_record(
+    version_id: str, at: datetime, submitter: str, status: VersionStatus = VersionStatus.PENDING_APPROVAL
+) -> CatalogRecord:
+    """The catalog record of a version `submitter` submitted, past its gate and waiting for approval."""
+    group, version = version_id.split("/")
+    return CatalogRecord(
+        version_id=version_id,
+        model_group=group,
+        version=version,
+        status=status,
+        manifest_uri=f"s3://fmops-artifacts/models/{version_id}/manifest.json",
+        manifest_sha256="ab" * 32,
+        created_at=at,
+        updated_at=at,
+        submitter=submitter,
+        submitter_email=f"{submitter}@example.com",
+        revision=1,
+    )

@@ -41,9 +41,9 @@ from fmops.events import (
 from fmops.gate.policy import Stage
 from fmops.ledger import UNADDRESSED_CHAIN
 from fmops.records import CatalogRecord
-from fmops.statuses import VersionStatus
 
 from tests.unit.approvals.builders import APPROVALS_DIR
+from tests.unit.builders import waiting_record
 from tests.unit.fakes import (
     FixedClock,
     InMemoryApprovalStore,
@@ -103,20 +103,7 @@ def directory_json(changes: dict[str, dict[str, Any]]) -> bytes:
 
 
 def catalog_record(version_id: str) -> CatalogRecord:
-    group, version = version_id.split("/")
-    return CatalogRecord(
-        version_id=version_id,
-        model_group=group,
-        version=version,
-        status=VersionStatus.PENDING_APPROVAL,
-        manifest_uri=f"s3://fmops-artifacts/models/{version_id}/manifest.json",
-        manifest_sha256="ab" * 32,
-        created_at=REQUESTED_AT,
-        updated_at=REQUESTED_AT,
-        submitter=SUBMITTER,
-        submitter_email=f"{SUBMITTER}@example.com",
-        revision=1,
-    )
+    return waiting_record(version_id, REQUESTED_AT, SUBMITTER)
 
 
 @dataclass
