@@ -358,7 +358,8 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
         if (state_dir / "outputs.json").exists():
             # `fmops local up` is running: keep its outputs.json, which its users' commands read.
             state_dir = root / ".fmops" / "demo"
-    with LocalCloud(project_root=root, port=0, state_dir=state_dir) as cloud:
+    # Interactive: the approval timer must heartbeat the waiting promotion while a person takes their time.
+    with LocalCloud(project_root=root, port=0, state_dir=state_dir, fire_schedules=interactive) as cloud:
         from fmops_local.approvers import LocalApprover, approval_id_of
 
         outputs: dict[str, str] = dict(cloud.outputs)

@@ -431,7 +431,9 @@ def _add_local_command(commands: Any) -> None:
         "up",
         help="start the local cloud in the foreground (Ctrl-C stops it)",
         description="Deploy template.yaml into a local cloud on 127.0.0.1 and serve it until Ctrl-C. "
-        "It writes .fmops/local/outputs.json, which `fmops submit` and `fmops status` read.",
+        "It writes .fmops/local/outputs.json, which `fmops submit` and `fmops status` read, and every e-mail "
+        "it sends to .fmops/local/outbox/ (one .eml file per recipient). It fires the template's rate(...) "
+        "schedules: the approval timer every 5 minutes, the audit anchor every hour.",
     )
     up.add_argument("--port", type=_port, default=4566, help="port of the AWS endpoint (default 4566; 0: any free one)")
     up.add_argument(

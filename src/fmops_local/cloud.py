@@ -19,13 +19,14 @@ from botocore.exceptions import ClientError
 from moto.ses.models import Message, ses_backends
 from samcli.commands._utils.template import get_template_data
 
-from fmops_local import dynamodb, events, sagemaker_events, stepfunctions
+from fmops_local import dynamodb, events, outbox, sagemaker_events, stepfunctions
 from fmops_local import template as sam_template
 from fmops_local.api import ApiServer
 from fmops_local.deploy import Deployer, Deployment
 from fmops_local.destinations import Destinations
 from fmops_local.lambda_runtime import Invocation, LambdaRuntime, install_invoke_hook
 from fmops_local.patching import Patcher
+from fmops_local.schedules import LocalSchedules, Schedule
 from fmops_local.server import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, MotoServer, new_session
 from fmops_local.slack_stub import SlackStub
 from fmops_local.workers import sandbox_environment
@@ -60,6 +61,8 @@ class LocalCloud:
 
     Slack is a local stub (`slack`): the template's SlackApiUrl and SlackApprovalChannel point at it,
     SlackBotToken holds its token and SlackSigningSecret a random value (`slack_signing_secret()`).
+    Every e-mail SES accepts is also written to `outbox_dir` (outbox.py). With fire_schedules, the
+    template's `rate(...)` schedule rules fire on their own (schedules.py; `cron(...)` ones do not).
 
     >>> with LocalCloud(project_root=Path("."), port=0) as cloud:
     ...     s3 = cloud.session().client("s3", endpoint_url=cloud.endpoint_url)
@@ -76,11 +79,14 @@ class LocalCloud:
         parameter_overrides: dict[str, str] | None = None,
         api_port: int | None = None,
         retry_delay_s: float = 1.0,
+        fire_schedules: bool = False,
     ) -> None:
         """
         state_dir and template are relative to project_root unless absolute.
         api_port defaults to port + 1 (any free port when port is 0).
         retry_delay_s is the first backoff of asynchronous retries (AWS: about a minute), doubled each retry.
+        fire_schedules: fire every schedule rule with a `rate(...)` expression at its rate, the first
+        tick one interval after start (off by default: tests drive their own ticks).
         """
         self.project_root = project_root.resolve()
         self.state_dir = self.project_root / state_dir
@@ -89,6 +95,8 @@ class LocalCloud:
         self._parameter_overrides = dict(parameter_overrides or {})
         self._api_port = api_port if api_port is not None else (port + 1 if port else 0)
         self._retry_delay_s = retry_delay_s
+        self._fire_schedules = fire_schedules
+        self._schedules: LocalSchedules | None = None
         self._server = MotoServer(port)
         self._patcher = Patcher()
         self._runtime: LambdaRuntime | None = None
@@ -129,6 +137,8 @@ class LocalCloud:
             self._install_runtime(session, template)
             self._outputs = self._resolve_outputs()
             self._write_outputs()
+            if self._schedules is not None:
+                self._schedules.start()
             LOG.info("local cloud ready endpoint=%s seconds=%.1f", self.endpoint_url, time.perf_counter() - started)
         except BaseException:
             self.stop()
@@ -138,6 +148,9 @@ class LocalCloud:
         if not self._owns_process:
             return
         try:
+            if self._schedules is not None:
+                self._schedules.stop()
+                self._schedules = None
             if self._api is not None:
                 self._api.stop()
                 self._api = None
@@ -211,9 +224,12 @@ class LocalCloud:
             self._api.start()
         self._environments = environments
         install_invoke_hook(self._patcher, self._runtime)
-        events.install_event_delivery(
-            self._patcher, events.TargetDelivery(self._runtime, destinations, session, self.endpoint_url)
-        )
+        delivery = events.TargetDelivery(self._runtime, destinations, session, self.endpoint_url)
+        events.install_event_delivery(self._patcher, delivery)
+        if self._fire_schedules:
+            self._schedules = LocalSchedules(delivery, ACCOUNT_ID, REGION)
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        outbox.install(self._patcher, outbox.Outbox(self.outbox_dir))
         stepfunctions.install_execution_names(self._patcher)
         stepfunctions.install_task_failure_causes(self._patcher)
         sagemaker_events.install(self._patcher)
@@ -251,6 +267,16 @@ class LocalCloud:
     @property
     def endpoint_url(self) -> str:
         return self._server.endpoint_url
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where every e-mail SES accepts is also written, one .eml file per recipient (outbox.py)."""
+        return self.state_dir / "outbox"
+
+    @property
+    def schedules(self) -> list[Schedule]:
+        """The schedule rules being fired (empty unless fire_schedules)."""
+        return list(self._schedules.schedules) if self._schedules is not None else []
 
     @property
     def slack(self) -> SlackStub:
@@ -295,7 +321,7 @@ class LocalCloud:
         """E-mails sent through SES (API v1 SendEmail or v2 simple content) so far, oldest first.
 
         moto's SES backend keeps them in memory, in this process (server.py): API v2 shares v1's backend.
-        Raw and templated sends are not included.
+        Raw and templated sends are not included. Each is also in outbox_dir, as a file.
         """
         self._require_deployment()
         backend = ses_backends[ACCOUNT_ID][REGION]
@@ -350,7 +376,7 @@ def _secret_value(secretsmanager: Any, secret_id: str) -> str | None:
 
 
 def run_foreground(project_root: Path, port: int = 4566) -> None:
-    """`fmops local up`: start the local cloud, print its outputs, run until Ctrl-C (or SIGTERM)."""
+    """`fmops local up`: start the local cloud, schedules firing, print its outputs; run until Ctrl-C (or SIGTERM)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()
@@ -360,9 +386,12 @@ def run_foreground(project_root: Path, port: int = 4566) -> None:
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
-        with LocalCloud(project_root=project_root, port=port) as cloud:
+        with LocalCloud(project_root=project_root, port=port, fire_schedules=True) as cloud:
             print(json.dumps(cloud.outputs, indent=2, sort_keys=True))
             print(f"Outputs written to {cloud.state_dir / 'outputs.json'}")
+            print(f"E-mails sent through SES are written to {cloud.outbox_dir}/ (one .eml file per recipient)")
+            for schedule in cloud.schedules:
+                print(f"Schedule {schedule.rule_name}: {schedule.expression}")
             print("Local cloud ready (Ctrl-C stops it)", flush=True)
             try:
                 while not stop.wait(0.5):
