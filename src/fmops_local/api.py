@@ -121,7 +121,8 @@ class ApiServer:
                         self.command, self.path, headers, body, self.client_address[0]
                     )
                 except Exception:
-                    LOG.exception("API request %s %s failed", self.command, self.path)
+                    # The path only: a query string may hold an approval link's token.
+                    LOG.exception("API request %s %s failed", self.command, urlsplit(self.path).path)
                     status, response_headers, payload = _BAD_GATEWAY
                 self.send_response(status)
                 for key, value in response_headers.items():
@@ -134,7 +135,8 @@ class ApiServer:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815 (http.server's names)
 
             def log_message(self, format: str, *args: Any) -> None:
-                LOG.debug("api: " + format, *args)
+                # http.server's request line carries the query string (an approval link's token): leave it out.
+                LOG.debug("api: %s %s", self.command, urlsplit(self.path).path)
 
         return Handler
 
