@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from moto.ses.models import Message, ses_backends
 from samcli.commands._utils.template import get_template_data
 
-from fmops_local import dynamodb, events, outbox, sagemaker_events, stepfunctions
+from fmops_local import dynamodb, events, outbox, sagemaker_endpoints, sagemaker_events, stepfunctions
 from fmops_local import template as sam_template
 from fmops_local.api import ApiServer
 from fmops_local.deploy import Deployer, Deployment
@@ -233,6 +233,7 @@ class LocalCloud:
         stepfunctions.install_execution_names(self._patcher)
         stepfunctions.install_task_failure_causes(self._patcher)
         sagemaker_events.install(self._patcher)
+        sagemaker_endpoints.install(self._patcher)
         dynamodb.install(self._patcher)
 
     def _resolve_outputs(self) -> dict[str, Any]:
