@@ -12,6 +12,8 @@ from fmops.anchoring import Anchor
 from fmops.approvals.engine import Accepted, Decision
 from fmops.approvals.links import LinkRecord, consume
 from fmops.approvals.store import StoredApproval
+from fmops.deployment.history import ConflictingDeploymentRecords, DeploymentRecord
+from fmops.deployment.store import StageLock
 from fmops.errors import ConcurrentModification
 from fmops.events import FmopsEventDetail, PromotionInput
 from fmops.gate.policy import Stage
@@ -374,3 +376,46 @@ class RecordingMessenger:
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, object]]) -> None:
         self.updates.append((channel, ts, blocks))
+
+
+@dataclass
+class InMemoryDeploymentStore:
+    """fmops.deployment.store.DeploymentStore in memory, with the adapter's conditions (a record once
+    per deployment id, one claim per version, a stage lock with a lease that ends at expires_at)."""
+
+    records: dict[str, DeploymentRecord] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)  # version id -> deployment id
+    locks: dict[tuple[str, str], StageLock] = field(default_factory=dict)  # (model group, stage)
+
+    def claim_version(self, version_id: str, deployment_id: str, at: datetime) -> str:
+        return self.claims.setdefault(version_id, deployment_id)
+
+    def record(self, record: DeploymentRecord) -> bool:
+        stored = self.records.get(record.deployment_id)
+        if stored is None:
+            self.records[record.deployment_id] = record
+            return True
+        if stored != record:
+            raise ConflictingDeploymentRecords(record.deployment_id)
+        return False
+
+    def history(self, model_group: str, stage: Stage) -> list[DeploymentRecord]:
+        return [r for r in self.records.values() if r.model_group == model_group and r.stage is stage]
+
+    def acquire(
+        self, model_group: str, stage: Stage, holder: str, version_id: str, at: datetime, lease: timedelta
+    ) -> StageLock | None:
+        lock = StageLock.taken(model_group, stage, holder, version_id, at, lease)
+        current = self.locks.get((model_group, stage.value))
+        if current is not None and current.holder != holder and at < current.expires_at:
+            return None
+        self.locks[(model_group, stage.value)] = lock
+        return lock
+
+    def release(self, lock: StageLock) -> None:
+        current = self.locks.get((lock.model_group, lock.stage.value))
+        if current is not None and current.holder == lock.holder:
+            del self.locks[(lock.model_group, lock.stage.value)]
+
+    def holder(self, model_group: str, stage: Stage) -> StageLock | None:
+        return self.locks.get((model_group, stage.value))
