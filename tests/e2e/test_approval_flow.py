@@ -230,9 +230,10 @@ def test_an_approval_nobody_decides_expires_and_fails_closed(flow: Flow) -> None
     record = flow.record(version_id)
     assert record["status"] == "Rejected"
     assert [r["code"] for r in record["reasons"]] == ["approval_expired"]
-    # and a decision after the expiry is refused
+    # and Ben's link (still within its own lifetime) now shows the approval closed, with no form to decide
     link = flow.people.email_link(BEN, version_id)
-    assert flow.people.open_page(link).notice in ("expired", "already_decided")
+    closed = flow.people.open_page(link)
+    assert (closed.status, closed.notice) == (409, "already_decided") and "decision-form" not in closed.body
 
 
 def test_the_timer_heartbeats_and_reminds_pending_approvals(flow: Flow) -> None:

@@ -14,6 +14,8 @@ from fmops.approvals.rules import ApprovalRules, parse_rules
 from fmops.gate.policy import Stage
 
 APPROVALS_DIR = Path(__file__).resolve().parents[3] / "approvals"
+EXAMPLE_RULES = (APPROVALS_DIR / "rules.json").read_bytes()
+EXAMPLE_DIRECTORY = (APPROVALS_DIR / "directory.json").read_bytes()
 REQUESTED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SUBMITTER = "sam.submitter"
 

@@ -42,7 +42,7 @@ from fmops.gate.policy import Stage
 from fmops.ledger import UNADDRESSED_CHAIN
 from fmops.records import CatalogRecord
 
-from tests.unit.approvals.builders import APPROVALS_DIR
+from tests.unit.approvals.builders import EXAMPLE_DIRECTORY, EXAMPLE_RULES, REQUESTED_AT
 from tests.unit.builders import waiting_record
 from tests.unit.fakes import (
     FixedClock,
@@ -54,9 +54,6 @@ from tests.unit.fakes import (
     ReversibleVault,
 )
 
-EXAMPLE_RULES = (APPROVALS_DIR / "rules.json").read_bytes()
-EXAMPLE_DIRECTORY = (APPROVALS_DIR / "directory.json").read_bytes()
-REQUESTED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CSRF_KEY = SecretBytes(b"test-csrf-key-0123456789abcdef-0123456789")  # pragma: allowlist secret (test key)
 SUBMITTER = "demo.user"
 PAGES_OWN = "<the CSRF token the page rendered for this link>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -41,7 +41,7 @@ from fmops.gate.policy import Stage
 from fmops.records import CatalogRecord
 from fmops.statuses import VersionStatus
 
-from tests.unit.approvals.builders import APPROVALS_DIR
+from tests.unit.approvals.builders import EXAMPLE_DIRECTORY, EXAMPLE_RULES, REQUESTED_AT
 from tests.unit.builders import waiting_record
 from tests.unit.fakes import (
     FixedClock,
@@ -53,9 +53,6 @@ from tests.unit.fakes import (
     ReversibleVault,
 )
 
-EXAMPLE_RULES = (APPROVALS_DIR / "rules.json").read_bytes()
-EXAMPLE_DIRECTORY = (APPROVALS_DIR / "directory.json").read_bytes()
-REQUESTED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 VERSION_ID = "sentiment/1.4.0"
 SUBMITTER = "demo.user"
 TOKEN = "task-token-first-attempt"

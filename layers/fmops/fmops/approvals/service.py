@@ -252,13 +252,16 @@ def sweep(now: datetime, deps: SweepDeps) -> SweepReport:
     write lost to a decision landing meanwhile skips only that approval: the next tick looks again.
     """
     report = SweepReport()
-    directory: list[ApproverDirectory] = []  # loaded once, on first need
-    for listed in list(deps.approvals.unresumed()):
+    listed_approvals = list(deps.approvals.unresumed())
+    # Read once per tick, and only when there is something to look at.
+    directory = load_directory(deps.config) if listed_approvals else None
+    for listed in listed_approvals:
         approval = deps.approvals.get(listed.approval_id)
         if approval is None or approval.resumed_at is not None:
             continue
         report.looked_at += 1
         try:
+            assert directory is not None  # loaded above: the list is not empty
             _tick(approval, now, deps, report, directory)
         except ConcurrentModification:
             continue
@@ -266,7 +269,7 @@ def sweep(now: datetime, deps: SweepDeps) -> SweepReport:
 
 
 def _tick(
-    approval: StoredApproval, now: datetime, deps: SweepDeps, report: SweepReport, directory: list[ApproverDirectory]
+    approval: StoredApproval, now: datetime, deps: SweepDeps, report: SweepReport, people: ApproverDirectory
 ) -> None:
     state = approval.state
     if state.outcome is StageOutcome.PENDING and now >= state.expires_at:
@@ -281,9 +284,6 @@ def _tick(
             if resume(approval.approval_id, resume_deps).outcome == state.outcome.value:
                 report.resumed += 1
         return
-    if not directory:
-        directory.append(load_directory(deps.config))
-    people = directory[0]
     due = engine.due_reminders(state, now)
     if due:
         approval = _saved(approval, engine.reminded(state, due), deps.approvals)
