@@ -4,7 +4,7 @@ directory together, and put them in the policy bucket, where the approval functi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -118,8 +118,10 @@ def read_approval_files(rules_path: Path, directory_path: Path) -> ApprovalFiles
     return files
 
 
-def publish_approvals(files: ApprovalFiles, bucket: PolicyBucket) -> list[ApprovalPublication]:
-    """Upload each file whose bytes differ from the published one, under its key; the others are left as they are."""
+def publish_approvals(files: Iterable[ApprovalFile], bucket: PolicyBucket) -> list[ApprovalPublication]:
+    """Upload each file whose bytes differ from the published one, under its key; the others are left as they are.
+
+    Not only for the approval files: `fmops deployments publish` publishes the stages file with it."""
     publications = []
     for file in files:
         stored = bucket.get(file.key)

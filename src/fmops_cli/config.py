@@ -34,6 +34,8 @@ FLAGS_BY_OUTPUT = {
     "AuditTableName": "--audit-table",
     "AnchorBucketName": "--anchor-bucket",
     "PolicyBucketName": "--policy-bucket",
+    "DeploymentsTableName": "--deployments-table",
+    "DeploymentStateMachineArn": "--state-machine",
 }
 
 # The local cloud accepts any credentials; these are used only when none are configured.

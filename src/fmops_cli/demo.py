@@ -15,7 +15,14 @@ functions `fmops submit` uses:
 - a regressed copy whose evaluation set shows a retrained adapter echoing
   customers' e-mail addresses (examples/evaluation-sets/sentiment-leaky.jsonl):
   the gate fails it on threshold.pii_leak_rate and its submitter is e-mailed why;
-- a tampered copy, altered after hashing: intake rejects it for its sha256.
+- a tampered copy, altered after hashing: intake rejects it for its sha256;
+- once the example is Approved it deploys itself (deployments/stages.json, as
+  `fmops deployments publish` puts it): dev, then preprod after Chen's approval,
+  then prod after Dara's and Eli's, each stage in its own account; then a second
+  version whose model answers every request with HTTP 500
+  (examples/local-responses/broken.json) is approved, deployed to dev, fails its
+  smoke test and is rolled back automatically; `fmops history` answers what
+  serves prod and who let it in.
 
 It shows each outcome as `fmops status` and `fmops policy explain` do, then
 checks them, their model package, audit trail and e-mail, and that every
@@ -28,7 +35,7 @@ import shutil
 import sys
 import tempfile
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +45,7 @@ from fmops_cli import audit_verify
 from fmops_cli.audit_export import EvidenceSources, export_pack
 from fmops_cli.config import Connection, find_project_root
 from fmops_cli.errors import CliError
+from fmops_cli.stage_history import history_document, render_history
 from fmops_cli.status import VersionView, fetch, render_text, wait_for
 from fmops_cli.submit import SubmissionPlan, describe_plan, plan_submission, submit, upload_artifacts, upload_manifest
 
@@ -56,7 +64,11 @@ IDLE_TIMEOUT_S = 120.0
 STATUS_TIMEOUT_S = 60.0  # intake, evaluation and gate
 DEAD_LETTER_SUFFIX = "DeadLetterQueueUrl"
 GATE_METADATA_KEY = "fmops:gate"
-STEPS = 13
+STEPS = 17
+BROKEN_RESPONSES = Path("examples") / "local-responses" / "broken.json"
+LOCAL_RESPONSES = Path("local") / "responses.json"  # what the local model server answers from
+PREPROD_APPROVER_EMAIL = "chen.wei@example.com"  # ml-leads
+PROD_APPROVER_EMAILS = ("dara.novak@example.com", "eli.haddad@example.com")  # model risk, business owner
 
 
 def project_root() -> Path:
@@ -117,6 +129,9 @@ class Observation:
     evidence_pack: Path | None = None  # the good version's HTML evidence pack, if written
     page: PageVisit | None = None  # the approval page as the first approver's browser got it
     slack_decided: bool = False  # the Slack approval message was updated in place to its decided form
+    broken_version: str = ""
+    prod_history: Mapping[str, Any] = field(default_factory=dict)  # `fmops history GROUP --stage prod --json`
+    dev_history: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,9 +187,10 @@ def evaluate(seen: Observation, tampered_path: str = TAMPERED_ARTIFACT) -> list[
             else "no model package found",
         ),
         Check(
-            "its audit trail records the gate decision, both approvals and the registry approval",
+            "its audit trail records the gate decision, all five approvals (dev 2, preprod 1, prod 2) and the "
+            "registry approval",
             "Model Version Gate Decided" in good_events
-            and timeline.count("Approval Decision Recorded") == 2
+            and timeline.count("Approval Decision Recorded") == 5
             and "Model Version Approved" in good_events,
             f"{len(seen.good.timeline)} audit record(s): {', '.join(sorted(good_events)) or 'none'}",
         ),
@@ -214,6 +230,7 @@ def evaluate(seen: Observation, tampered_path: str = TAMPERED_ARTIFACT) -> list[
             "Model Version Rejected" in tampered_events,
             f"{len(seen.tampered.timeline)} audit record(s)",
         ),
+        *_deployment_checks(seen),
         Check("the audit trail verifies against its anchors", seen.trail_intact, seen.trail_summary),
         Check(
             f"the evidence pack of {seen.good.version_id} was written",
@@ -226,6 +243,27 @@ def evaluate(seen: Observation, tampered_path: str = TAMPERED_ARTIFACT) -> list[
     for name, count in sorted(seen.dead_letters.items()):
         checks.append(Check(f"{name} is empty", count == 0, f"{count} message(s)"))
     return checks
+
+
+def _deployment_checks(seen: Observation) -> list[Check]:
+    prod = seen.prod_history.get("serving") or {}
+    dev = seen.dev_history.get("timeline") or []
+    outcomes = [(record["version_id"], record["kind"], record["outcome"]) for record in dev]
+    good, broken = seen.good.version_id, seen.broken_version
+    rolled_back = [(good, "deploy", "succeeded"), (broken, "deploy", "rolled_back"), (good, "rollback", "succeeded")]
+    return [
+        Check(
+            f"{good} serves in prod after its preprod and prod approvals (`fmops history`)",
+            prod.get("version_id") == good and len(prod.get("approved_by", [])) == 2,
+            f"prod serves {prod.get('version_id', 'nothing')}, approved by "
+            f"{', '.join(prod.get('approved_by', [])) or 'nobody'}",
+        ),
+        Check(
+            f"{broken} failed its smoke test in dev and dev was rolled back to {good}",
+            outcomes[-3:] == rolled_back and (seen.dev_history.get("serving") or {}).get("version_id") == good,
+            "; ".join(f"{kind} {version} {outcome}" for version, kind, outcome in outcomes) or "no dev deployments",
+        ),
+    ]
 
 
 def _status(view: VersionView) -> str:
@@ -326,12 +364,23 @@ def leaky_copy(example: Path, leaky_set: Path, into: Path) -> Path:
     return copy
 
 
+def broken_copy(example: Path, responses: Path, into: Path) -> Path:
+    """The example folder plus `local/responses.json` from `responses`: the same model, answering with errors."""
+    copy = into / example.name
+    shutil.copytree(example, copy)
+    (copy / LOCAL_RESPONSES).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(responses, copy / LOCAL_RESPONSES)
+    return copy
+
+
 def run(root: Path, state_dir: Path | None = None, interactive: bool = False) -> int:
     """Run the demo against the project at `root`; the local cloud keeps its state in `state_dir`.
 
     interactive: print the approval links and wait for a person to approve, instead of approving unattended.
     """
+    from fmops.adapters.deployments import DynamoDeploymentStore
     from fmops.adapters.dynamodb import DynamoAuditLog, DynamoCatalog
+    from fmops.gate.policy import Stage
     from fmops.statuses import VersionStatus
     from fmops_cli.policies import S3PolicyBucket, publish, read_policy_files, record_with_decision, render_explanation
 
@@ -342,11 +391,14 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
         return 1
 
     from fmops_cli.approvals import publish_approvals, read_approval_files
+    from fmops_cli.deployments import DEFAULT_STAGES, publish_stages, read_stages_file
 
     approval_files = read_approval_files(root / APPROVALS / "rules.json", root / APPROVALS / "directory.json")
+    stages_file = read_stages_file(root / DEFAULT_STAGES)
     narrator = Narrator(STEPS)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     good_version, leaky_version, tampered_version = f"demo-{stamp}", f"demo-{stamp}-leaky", f"demo-{stamp}-tampered"
+    broken_version = f"demo-{stamp}-broken"
     example = root / EXAMPLE
     policy_paths = sorted((root / POLICIES).glob("*.json"))  # every file is valid before the cloud starts
     policy_files = read_policy_files(policy_paths)
@@ -382,6 +434,15 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
             view, _ = wait_for(lambda: fetch(version_id, catalog, audit_log), target, STATUS_TIMEOUT_S, 0.5)
             return view
 
+        def submit_copy(copy: Callable[[Path], Path], version: str) -> SubmissionPlan:
+            """Submit a changed copy of the example, made in a temporary folder by `copy`."""
+            with tempfile.TemporaryDirectory(prefix="fmops-demo-") as scratch:
+                plan = plan_submission(
+                    copy(Path(scratch)), version=version, submitter_id=SUBMITTER_ID, submitter_email=SUBMITTER_EMAIL
+                )
+                submit(plan, s3, bucket, catalog)
+            return plan
+
         def explain(version_id: str) -> str:
             try:
                 return render_explanation(record_with_decision(version_id, catalog, lambda _: "fmops status"))
@@ -399,6 +460,8 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
             )
         for published in publish_approvals(approval_files, S3PolicyBucket(outputs["PolicyBucketName"], s3)):
             narrator.say(f"{published.path.relative_to(root)} -> {published.uri}: {published.outcome.value}")
+        published = publish_stages(stages_file, S3PolicyBucket(outputs["PolicyBucketName"], s3))
+        narrator.say(f"{published.path.relative_to(root)} -> {published.uri}: {published.outcome.value}")
 
         narrator.step(f"Submitting {EXAMPLE} as version {good_version} (what `fmops submit` does)")
         good = plan_submission(
@@ -462,15 +525,52 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
         if package is not None:
             narrator.say(f"model package: {package.approval_status}\n  {package.description}")
 
+        group = good.manifest.manifest.model_group
+        deployments = DynamoDeploymentStore(outputs["DeploymentsTableName"], dynamodb)
+
+        def history(stage: Stage) -> dict[str, Any]:
+            try:
+                cloud.wait_until_idle(timeout=IDLE_TIMEOUT_S)
+            except TimeoutError as busy:
+                narrator.say(f"warning: {busy}")
+            return history_document(deployments.history(group, stage), group, stage, None)
+
+        def approve_by_email(email: str, version_id: str) -> None:
+            link = people.email_link(email, version_id)
+            decided = people.submit_decision(link, people.open_page(link), "approve")
+            narrator.say(f"{email} approves through her or his e-mailed link: HTTP {decided.status} {decided.notice}")
+
+        narrator.step(
+            f"The registry's Approved starts its deployment: dev first (deployments/stages.json), then it waits\n"
+            f"      for the preprod approval; `fmops history {group} --stage dev`:"
+        )
+        narrator.say(render_history(history(Stage.DEV)))
+
+        narrator.step(f"{PREPROD_APPROVER_EMAIL} approves preprod; {' and '.join(PROD_APPROVER_EMAILS)} approve prod")
+        narrator.say("(approvals/rules.json: preprod needs one ml-lead; prod one of model risk and one business owner)")
+        approve_by_email(PREPROD_APPROVER_EMAIL, good.version_id)
+        history(Stage.PREPROD)
+        for email in PROD_APPROVER_EMAILS:
+            approve_by_email(email, good.version_id)
+        narrator.say(f"\n`fmops history {group} --stage prod`:\n" + render_history(history(Stage.PROD)))
+
+        narrator.step(
+            f"Submitting {broken_version}: the same model, but its endpoint answers every request with HTTP 500"
+        )
+        broken = submit_copy(lambda scratch: broken_copy(example, root / BROKEN_RESPONSES, scratch), broken_version)
+        narrator.say(f"a copy of {EXAMPLE} with {BROKEN_RESPONSES} as {LOCAL_RESPONSES} (what the local model answers)")
+        settle(broken.version_id, VersionStatus.PENDING_APPROVAL)
+        approve_by_email(PAGE_APPROVER_EMAIL, broken.version_id)
+        approve_by_email(SLACK_APPROVER_EMAIL, broken.version_id)
+        settle(broken.version_id, VersionStatus.APPROVED)
+
+        narrator.step(f"It deploys to dev, fails its smoke test, and dev goes back on {good.version_id} by itself:")
+        narrator.say(render_history(history(Stage.DEV)))
+
         narrator.step(
             f"Submitting a regressed retrain as {leaky_version}: its answers echo customers' e-mail addresses"
         )
-        with tempfile.TemporaryDirectory(prefix="fmops-demo-") as scratch:
-            leaky_folder = leaky_copy(example, root / LEAKY_SET, Path(scratch))
-            leaky = plan_submission(
-                leaky_folder, version=leaky_version, submitter_id=SUBMITTER_ID, submitter_email=SUBMITTER_EMAIL
-            )
-            submit(leaky, s3, bucket, catalog)
+        leaky = submit_copy(lambda scratch: leaky_copy(example, root / LEAKY_SET, scratch), leaky_version)
         narrator.say(
             f"a copy of {EXAMPLE} with {GOLDEN_SET} replaced by {LEAKY_SET}\n"
             f"(the artifacts' sha256 come from the copy, so intake accepts it); {describe_plan(leaky, bucket)}"
@@ -529,6 +629,9 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
             evidence_pack=exported.html_path if exported.html_path.is_file() else None,
             page=page_visit,
             slack_decided=any(m.updated and "Approved" in m.text for m in cloud.slack.messages()),
+            broken_version=broken.version_id,
+            prod_history=history(Stage.PROD),
+            dev_history=history(Stage.DEV),
         )
         checks = evaluate(seen)
         for check in checks:
@@ -548,7 +651,7 @@ def run(root: Path, state_dir: Path | None = None, interactive: bool = False) ->
     print(
         f"\nDemo passed: {len(checks)} checks. Try it by hand: `fmops local up`, then the commands in "
         "examples/README.md;\nhow evaluation and the gate work: docs/evaluation.md and docs/policies.md; "
-        "approvals: docs/approvals.md; the audit trail: docs/audit.md."
+        "approvals: docs/approvals.md; deployment: docs/deployment.md; the audit trail: docs/audit.md."
     )
     return 0
 

@@ -34,6 +34,7 @@ typical use:
   fmops local up                                      # terminal 1: the local cloud
   fmops policy publish policies/*.json                # the gate's rules
   fmops approvals publish                             # who approves (approvals/rules.json, directory.json)
+  fmops deployments publish                           # where stages deploy (deployments/stages.json)
   fmops submit examples/sentiment-classifier --version 1.0.0 \\
       --submitter-id ana.silva --submitter-email ana.silva@example.com
   fmops status sentiment-classifier/1.0.0 --wait-for PendingApproval
@@ -140,8 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_manifest_command(commands)
     _add_policy_command(commands, aws)
     _add_approvals_command(commands, aws)
+    _add_deployments_command(commands, aws)
     _add_submit_command(commands, aws)
     _add_status_command(commands, aws)
+    _add_history_command(commands, aws)
+    _add_rollback_command(commands, aws)
     _add_audit_command(commands, aws)
     _add_local_command(commands)
     return parser
@@ -308,6 +312,63 @@ examples:
     publish.set_defaults(handler=run_approvals_publish)
 
 
+def _add_deployments_command(commands: Any, aws: argparse.ArgumentParser) -> None:
+    from fmops.deployment.config import STAGES_KEY
+    from fmops_cli.deployments import DEFAULT_STAGES
+
+    actions = _command_group(
+        commands,
+        "deployments",
+        summary="deployment stages (where and how dev, preprod and prod deploy)",
+        description="Where each stage deploys an approved version, on what, and how the deployment is checked "
+        "(deployments/stages.json; layers/fmops/fmops/deployment/config.py describes the file).",
+    )
+    validate = actions.add_parser(
+        "validate",
+        help="check the deployment stages file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Check the stages file, listing every problem with its JSON path, and print
+what each stage does. Exit 0 when it is valid, 2 when not. Nothing is read
+from or written to AWS.""",
+        epilog=f"""\
+examples:
+  fmops deployments validate
+  fmops deployments validate deployments/stages.json
+
+{EXIT_CODES_HELP}""",
+    )
+    validate.add_argument(
+        "file", type=Path, nargs="?", default=DEFAULT_STAGES, metavar="FILE", help=f"default: {DEFAULT_STAGES}"
+    )
+    validate.set_defaults(handler=run_deployments_validate)
+
+    publish = actions.add_parser(
+        "publish",
+        parents=[aws],
+        help="validate the deployment stages file and upload it to the policy bucket",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Validate the stages file (as `fmops deployments validate` does), then upload
+it, byte for byte, to the policy bucket as {STAGES_KEY}, where
+deployments read it. Nothing is uploaded if it is invalid (exit 2). A file
+whose bytes are already published (same sha256) is left as it is.""",
+        epilog=f"""\
+examples:
+  fmops deployments publish
+  fmops deployments publish deployments/stages.json --stack fmops-prod --profile governance
+
+{EXIT_CODES_HELP}""",
+    )
+    publish.add_argument(
+        "file", type=Path, nargs="?", default=DEFAULT_STAGES, metavar="FILE", help=f"default: {DEFAULT_STAGES}"
+    )
+    publish.add_argument(
+        "--policy-bucket", metavar="BUCKET", help="default: PolicyBucketName of --stack or the local cloud"
+    )
+    publish.set_defaults(handler=run_deployments_publish)
+
+
 def _add_audit_command(commands: Any, aws: argparse.ArgumentParser) -> None:
     """`fmops audit query|verify|export`: each sub-command lives in its own module (fmops_cli.audit_*)."""
     actions = _command_group(
@@ -417,6 +478,80 @@ examples:
     tables.add_argument("--catalog-table", metavar="TABLE", help="default: CatalogTableName of --stack / local cloud")
     tables.add_argument("--audit-table", metavar="TABLE", help="default: AuditTableName of --stack / local cloud")
     status.set_defaults(handler=run_status)
+
+
+def _add_history_command(commands: Any, aws: argparse.ArgumentParser) -> None:
+    from fmops_cli.stage_history import STAGES, parse_moment
+
+    history = commands.add_parser(
+        "history",
+        parents=[aws],
+        help="what served a model group in a stage, when, approved by whom, on which evidence",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Answer "what was serving GROUP in STAGE at that moment, since when, approved by
+whom, on which evidence" from the deployment records: the version, the
+deployment that put it there, its approvers and approval id, the gate's
+evidence, the artifact digest and the endpoint configuration. Without --at:
+what serves now, and every deployment and rollback of the group to the stage.""",
+        epilog=f"""\
+examples:
+  fmops history sentiment-classifier --stage prod
+  fmops history sentiment-classifier --stage prod --at 2026-03-03T14:00:00Z
+  fmops history sentiment-classifier --stage dev --json
+
+A time without a zone, or a date alone, is read as UTC.
+
+{EXIT_CODES_HELP}""",
+    )
+    history.add_argument("model_group", metavar="GROUP", help="the model group, e.g. sentiment-classifier")
+    history.add_argument("--stage", required=True, choices=STAGES, help="dev, preprod or prod")
+    history.add_argument("--at", type=parse_moment, metavar="TIMESTAMP", help="ISO-8601 moment (default: now)")
+    history.add_argument("--json", action="store_true", help="print a stable machine-readable document")
+    history.add_argument(
+        "--deployments-table", metavar="TABLE", help="default: DeploymentsTableName of --stack / local cloud"
+    )
+    history.set_defaults(handler=run_history)
+
+
+def _add_rollback_command(commands: Any, aws: argparse.ArgumentParser) -> None:
+    from fmops_cli.stage_history import STAGES
+
+    rollback = commands.add_parser(
+        "rollback",
+        parents=[aws],
+        help="put a stage back on an earlier version (after the stage's approvers agree)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Ask for a rollback of GROUP in STAGE: by default to the last version that was
+approved and served there before the current one, or to --to GROUP/VERSION (a
+version that served there). The rollback is a deployment like any other: the
+stage's approvers (the approval rules of the stage) get a fresh approval
+request; once granted, the version is checked against its registered digest,
+deployed, smoke-tested and recorded. A failed rollback leaves the stage on
+what it serves now.""",
+        epilog=f"""\
+examples:
+  fmops rollback sentiment-classifier --stage prod
+  fmops rollback sentiment-classifier --stage prod --to sentiment-classifier/1.0.0
+
+Follow it with: fmops history GROUP --stage STAGE
+
+{EXIT_CODES_HELP}""",
+    )
+    rollback.add_argument("model_group", metavar="GROUP", help="the model group, e.g. sentiment-classifier")
+    rollback.add_argument("--stage", required=True, choices=STAGES, help="dev, preprod or prod")
+    rollback.add_argument(
+        "--to", metavar="GROUP/VERSION", help="the version to go back to (default: the last good one)"
+    )
+    tables = rollback.add_argument_group("resources")
+    tables.add_argument(
+        "--deployments-table", metavar="TABLE", help="default: DeploymentsTableName of --stack / local cloud"
+    )
+    tables.add_argument(
+        "--state-machine", metavar="ARN", help="default: DeploymentStateMachineArn of --stack / local cloud"
+    )
+    rollback.set_defaults(handler=run_rollback)
 
 
 def _add_local_command(commands: Any) -> None:
@@ -563,6 +698,29 @@ def run_approvals_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_deployments_validate(args: argparse.Namespace) -> int:
+    from fmops_cli.deployments import FORMAT_HELP, check_stages_file, render_validation
+
+    stages, problems = check_stages_file(args.file)
+    if stages is None:
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        raise InputError(
+            f"{args.file} cannot be used: {count}\n" + "\n".join(problems),
+            hint=f"fix every problem listed, then validate again ({FORMAT_HELP})",
+        )
+    print(render_validation(stages))
+    return EXIT_OK
+
+
+def run_deployments_publish(args: argparse.Namespace) -> int:
+    from fmops_cli.approvals import render_publication
+    from fmops_cli.deployments import publish_stages, read_stages_file
+
+    stages = read_stages_file(args.file)  # valid before any AWS call
+    print(render_publication(publish_stages(stages, _policy_bucket(args))))
+    return EXIT_OK
+
+
 def run_policy_explain(args: argparse.Namespace) -> int:
     from fmops_cli.config import resolve
     from fmops_cli.policies import record_with_decision, render_explanation
@@ -696,6 +854,70 @@ def run_status(args: argparse.Namespace) -> int:
     if outcome is WaitOutcome.STOPPED:
         status = view.status.value if view.status else "?"
         return _report(f"{version_id} is {status}, so it will not reach {args.wait_for}", None, EXIT_FAILURE)
+    return EXIT_OK
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from fmops.adapters.deployments import DynamoDeploymentStore
+    from fmops.gate.policy import Stage
+    from fmops_cli.config import resolve
+    from fmops_cli.stage_history import history_document, print_json, render_history
+
+    resolved = resolve(
+        wanted={"DeploymentsTableName": args.deployments_table},
+        stack=args.stack,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+    store = DynamoDeploymentStore(resolved["DeploymentsTableName"], resolved.connection.client("dynamodb"))
+    stage = Stage(args.stage)
+    document = history_document(store.history(args.model_group, stage), args.model_group, stage, args.at)
+    if args.json:
+        print_json(document)
+    else:
+        print(render_history(document))
+    return EXIT_OK
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from fmops.adapters.deployments import DynamoDeploymentStore
+    from fmops.adapters.stepfunctions import StepFunctionsDeployments
+    from fmops.approvals import ROLLBACK_OCCASION_PREFIX
+    from fmops.deployment.history import DeploymentKind
+    from fmops.deployment.service import StageStep, deployment_id_for
+    from fmops.gate.policy import Stage
+    from fmops_cli.config import resolve
+    from fmops_cli.stage_history import choose_rollback
+
+    resolved = resolve(
+        wanted={"DeploymentsTableName": args.deployments_table, "DeploymentStateMachineArn": args.state_machine},
+        stack=args.stack,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+    store = DynamoDeploymentStore(resolved["DeploymentsTableName"], resolved.connection.client("dynamodb"))
+    stage = Stage(args.stage)
+    now = datetime.now(UTC)
+    current, target = choose_rollback(store.history(args.model_group, stage), args.model_group, stage, args.to, now)
+    deployment_id = deployment_id_for(target, DeploymentKind.ROLLBACK, f"{stage.value}-{now:%Y%m%dT%H%M%S}")
+    step = StageStep(
+        deployment_id=deployment_id,
+        kind=DeploymentKind.ROLLBACK,
+        version_id=target,
+        correlation_id=target,
+        stage=stage,
+        requested_at=now,
+        approval_occasion=f"{ROLLBACK_OCCASION_PREFIX}{deployment_id}",
+    )
+    sfn = resolved.connection.client("stepfunctions")
+    StepFunctionsDeployments(resolved["DeploymentStateMachineArn"], sfn).start(deployment_id, step)
+    print(f"Rollback of {args.model_group} in {stage.value} from {current} to {target} requested ({deployment_id}).")
+    print(f"The {stage.value} approvers were asked to approve it; then it deploys, is smoke-tested and recorded.")
+    print(f"Follow it: fmops history {args.model_group} --stage {stage.value}")
     return EXIT_OK
 
 

@@ -28,8 +28,10 @@ _RULES: dict[str, str] = {
     "model_group": "letters, digits and '-', at most 63, starting and ending with a letter or digit",
     "version": "letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit",
     "lineage.code.commit": "7 to 40 lower-case hex digits of a git commit",
+    "sample_requests.*.name": "letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit",
 }
 _ARTIFACT_FIELD = re.compile(r"^artifacts\.(\d+)(\..*)?$")
+_LIST_INDEX = re.compile(r"\.\d+(?=\.)")  # sample_requests.3.name -> sample_requests.*.name
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def format_problem(problem: Problem, artifact_paths: Sequence[str] = ()) -> str:
         where = f"{where} ({artifact_paths[int(match.group(1))]})"
     line = f"{problem.code}: " + (f"{where}: " if where else "") + problem.message
     field = problem.field or ""
-    hints = [_RULES[field]] if problem.code == "schema_violation" and field in _RULES else []
+    rule = _RULES.get(_LIST_INDEX.sub(".*", field))
+    hints = [rule] if problem.code == "schema_violation" and rule else []
     hints += [_HOW_TO_SET[field]] if field in _HOW_TO_SET else []
     return f"{line} ({'; '.join(hints)})" if hints else line

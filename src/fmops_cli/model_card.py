@@ -10,12 +10,22 @@ YAML is read with every value as text (only `null`, `~` and empty values mean
 "none"; a field set to none counts as not given, in JSON too): versions such as
 1.10, dates and commit ids such as 0123456 keep exactly the characters written
 instead of turning into numbers or dates.
+
+`sample_requests` are the exception: each `request` is sent to the endpoint as
+JSON exactly as written, so in YAML its unquoted values read as JSON would read
+them (`true`, `false`, `null`, numbers such as 32 or 0.7; anything else, and
+every quoted value, is text) and its `null`s are kept:
+
+    sample_requests:
+      - name: clearly-positive
+        request: {"inputs": "I love this product", "parameters": {"max_new_tokens": 8}}
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +35,15 @@ MODEL_CARD_NAMES = ("model-card.yaml", "model-card.json")
 _YAML_SUFFIXES = {".yaml", ".yml"}
 # Computed from the folder, never written by hand.
 COMPUTED_FIELDS = ("artifacts",)
+SAMPLE_REQUESTS = "sample_requests"
+# The plain YAML scalars a JSON document would read as other than text (the YAML 1.2 JSON schema).
+# (tag, pattern, the characters such a scalar can start with; "" is the empty value)
+_JSON_SCALARS = (
+    ("tag:yaml.org,2002:null", r"^(?:null|~|)$", ["n", "~", ""]),
+    ("tag:yaml.org,2002:bool", r"^(?:true|false)$", ["t", "f"]),
+    ("tag:yaml.org,2002:int", r"^-?(?:0|[1-9][0-9]*)$", list("-0123456789")),
+    ("tag:yaml.org,2002:float", r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$", list("-0123456789")),
+)
 
 
 def find_model_card(directory: Path) -> Path:
@@ -54,10 +73,11 @@ def load_model_card(path: Path) -> dict[str, Any]:
 
     suffix = path.suffix.lower()
     if suffix in _YAML_SUFFIXES:
-        document = _parse_yaml(text, path)
+        document = _parse_yaml(text, path, _text_loader)
+        typed = _parse_yaml(text, path, _json_loader)
     elif suffix == ".json":
         try:
-            document = json.loads(text)
+            document = typed = json.loads(text)
         except json.JSONDecodeError as error:
             raise InputError(f"{path} is not valid JSON: {error}") from error
     else:
@@ -75,6 +95,8 @@ def load_model_card(path: Path) -> dict[str, Any]:
             hint="fmops submit lists the artifacts itself from the folder's files: remove the field from the card",
         )
     card: dict[str, Any] = _without_nulls(document)
+    if typed.get(SAMPLE_REQUESTS) is not None:
+        card[SAMPLE_REQUESTS] = _sample_requests(typed[SAMPLE_REQUESTS])
     return card
 
 
@@ -101,7 +123,17 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def _parse_yaml(text: str, path: Path) -> Any:
+def _sample_requests(samples: Any) -> Any:
+    """The samples as written: a null field of a sample is not given, but a request is sent as it is."""
+    if not isinstance(samples, list):
+        return samples  # the manifest's validation says what is wrong
+    return [
+        {key: value for key, value in sample.items() if value is not None} if isinstance(sample, dict) else sample
+        for sample in samples
+    ]
+
+
+def _parse_yaml(text: str, path: Path, make_loader: Callable[[Any], Any]) -> Any:
     try:
         import yaml
     except ImportError as error:
@@ -111,7 +143,7 @@ def _parse_yaml(text: str, path: Path) -> Any:
         ) from error
     try:
         # What yaml.load does, with a SafeLoader subclass: no arbitrary objects, values stay text.
-        loader = _text_loader(yaml)(text)
+        loader = make_loader(yaml)(text)
         try:
             return loader.get_single_data()
         finally:
@@ -132,3 +164,16 @@ def _text_loader(yaml: Any) -> Any:
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     return TextLoader
+
+
+def _json_loader(yaml: Any) -> Any:
+    """A SafeLoader that reads plain scalars as JSON would (null, true, false, numbers) and all else as text."""
+
+    class JsonLoader(yaml.SafeLoader):
+        pass
+
+    JsonLoader.yaml_implicit_resolvers = {}
+    for tag, pattern, first in _JSON_SCALARS:
+        JsonLoader.add_implicit_resolver(tag, re.compile(pattern), first)
+    JsonLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+    return JsonLoader

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from fmops.audit import timeline as in_time_order
 from fmops.manifest import Problem
-from fmops.records import AuditRecord, CatalogRecord
+from fmops.records import AuditRecord, CatalogRecord, StageDeployment
 from fmops.statuses import ALLOWED_TRANSITIONS, VersionStatus
 from fmops_cli.errors import InputError
 from fmops_cli.manifests import format_problem
@@ -98,6 +98,8 @@ def render_text(view: VersionView) -> str:
             )
             policy = f"policy {decision.policy_model_group} {decision.policy_version}"
             lines.append(_row("gate", f"{verdict} ({policy}; fmops policy explain {record.version_id})"))
+        if record.stages:
+            lines.extend(_rows("stages", [_stage_line(stage, entry) for stage, entry in record.stages.items()]))
         lines.append(_row("created", format_time(record.created_at)))
         lines.append(_row("updated", format_time(record.updated_at)))
 
@@ -112,10 +114,18 @@ def render_text(view: VersionView) -> str:
     return "\n".join(lines)
 
 
+def _stage_line(stage: str, entry: StageDeployment) -> str:
+    why = f": {entry.reason}" if entry.reason else ""
+    return f"{stage} {entry.status.value} since {format_time(entry.at)}{why}"
+
+
 def key_facts(entry: AuditRecord) -> list[str]:
     """The few facts of an audit record worth a line each, by detail-type; other events show their scalars."""
-    summarize = _FACT_SUMMARIES.get(entry.detail_type, _generic_facts)
-    return summarize(entry.facts)
+    summarize = _FACT_SUMMARIES.get(entry.detail_type)
+    if summarize is None:
+        return _generic_facts(entry.facts)
+    # The version is the record's key, not one of its facts; a rollback's summary names it (the version put back).
+    return summarize({**entry.facts, "version_id": entry.version_id})
 
 
 def _registered(facts: Mapping[str, Any]) -> list[str]:
@@ -217,6 +227,68 @@ def _version_approved(facts: Mapping[str, Any]) -> list[str]:
     return [f"model package Approved: {facts.get('model_package_arn')}", str(facts.get("approval_description"))]
 
 
+def _deployment_approval(facts: Mapping[str, Any]) -> str:
+    approvers, approval_id = ", ".join(facts.get("approved_by", [])), facts.get("approval_id")
+    if approvers:
+        return f"approved by {approvers}" + (f" (approval {approval_id})" if approval_id else "")
+    return f"approval {approval_id}, no approvers named" if approval_id else "no stage approval"
+
+
+def _deployment_endpoint(facts: Mapping[str, Any]) -> str:
+    if not facts.get("endpoint_name"):
+        return "registry only: no endpoint"
+    config = facts.get("endpoint_config_name")
+    return f"endpoint {facts.get('endpoint_name')}" + (f", config {config}" if config else "")
+
+
+def _deployment_started(facts: Mapping[str, Any]) -> list[str]:
+    replaces = facts.get("replaces_version_id")
+    before = f"replaces {replaces}" if replaces else "first deployment there"
+    rollback = " (rollback)" if facts.get("kind") == "rollback" else ""
+    return [
+        f"{facts.get('stage')}{rollback} ({facts.get('target')}, account {facts.get('account_id')}, "
+        f"{facts.get('region')}), {before}",
+        _deployment_endpoint(facts),
+        _deployment_approval(facts),
+    ]
+
+
+def _deployment_succeeded(facts: Mapping[str, Any]) -> list[str]:
+    replaced = facts.get("replaced_version_id")
+    smoke = facts.get("smoke_samples", 0)
+    checked = f"{smoke} smoke sample(s) passed" if smoke else "no smoke test"
+    before = f"replaced {replaced}" if replaced else "first deployment there"
+    next_stage = facts.get("next_stage")
+    lines = [
+        f"{facts.get('stage')} in service ({checked}), {before}",
+        _deployment_endpoint(facts),
+        _deployment_approval(facts),
+        f"next: {next_stage} (after its approval)" if next_stage else "last stage: the deployment is complete",
+    ]
+    return lines + ([f"evidence {facts.get('evidence_uri')}"] if facts.get("evidence_uri") else [])
+
+
+def _deployment_failed(facts: Mapping[str, Any]) -> list[str]:
+    serves = facts.get("stage_serves")
+    return [
+        f"{facts.get('code')} ({facts.get('stage')}): {facts.get('reason')}",
+        f"{facts.get('stage')} now serves {serves}" if serves else f"{facts.get('stage')} now serves nothing",
+    ]
+
+
+def _deployment_rolled_back(facts: Mapping[str, Any]) -> list[str]:
+    how = "automatic" if facts.get("automatic") else "requested"
+    return [
+        f"{facts.get('stage')} back on {facts.get('version_id')} ({how}): {facts.get('reason')}",
+        f"{facts.get('rolled_back_version_id')} taken off; {_deployment_endpoint(facts)}",
+        _deployment_approval(facts),
+    ]
+
+
+def _deployment_refused(facts: Mapping[str, Any]) -> list[str]:
+    return [f"{facts.get('code')}: {facts.get('reason')}", f"model package {facts.get('model_package_arn')}"]
+
+
 def _generic_facts(facts: Mapping[str, Any]) -> list[str]:
     lines = []
     for key, value in facts.items():
@@ -246,6 +318,11 @@ _FACT_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "Approval Reminder Due": _approval_timer,
     "Approval Escalated": _approval_timer,
     "Model Version Approved": _version_approved,
+    "Deployment Started": _deployment_started,
+    "Deployment Succeeded": _deployment_succeeded,
+    "Deployment Failed": _deployment_failed,
+    "Deployment Rolled Back": _deployment_rolled_back,
+    "Deployment Refused": _deployment_refused,
 }
 
 
@@ -301,6 +378,8 @@ def to_document(view: VersionView) -> dict[str, Any]:
         # Added with the evaluation issue (new keys go last, existing ones never move).
         "evaluation": record.evaluation.model_dump(mode="json") if record and record.evaluation else None,
         "gate": record.gate.model_dump(mode="json") if record and record.gate else None,
+        # Added with the deployment issue: the version's status in each stage it was sent to.
+        "stages": {stage: entry.model_dump(mode="json") for stage, entry in record.stages.items()} if record else {},
     }
 
 

@@ -41,6 +41,9 @@ LOCAL_SLACK_CHANNEL = "C0FMOPSAPPROVALS"
 # Template parameters and secrets the local cloud fills in so that Slack approvals work offline.
 _SLACK_API_URL_PARAMETER = "SlackApiUrl"
 _SLACK_CHANNEL_PARAMETER = "SlackApprovalChannel"
+# Local endpoints are in service at once; only a deployment queued behind another one waits, briefly.
+_DEPLOYMENT_POLL_PARAMETER = "DeploymentPollSeconds"
+LOCAL_DEPLOYMENT_POLL_SECONDS = "1"
 _SLACK_BOT_TOKEN_SECRET = "SlackBotToken"  # pragma: allowlist secret (a logical id)
 _SLACK_SIGNING_SECRET = "SlackSigningSecret"  # pragma: allowlist secret (a logical id)
 _LINK_SIGNING_KEY_SECRET = "LinkSigningKey"  # pragma: allowlist secret (a logical id)
@@ -167,14 +170,19 @@ class LocalCloud:
             _ACTIVE.release()
 
     def _slack_overrides(self) -> dict[str, str]:
-        """The caller's overrides, plus the Slack stub's URL and channel where the template declares them.
+        """The caller's overrides, plus the Slack stub's URL and channel and a short deployment poll where the
+        template declares them.
 
         Read before the template is loaded: samcli and the translator are given only parameters the
         template declares. A caller's own SlackApiUrl (a real workspace) wins, and then no stub token is put.
         """
         declared = get_template_data(str(self._template_path)).get("Parameters") or {}
         overrides = dict(self._parameter_overrides)
-        local = {_SLACK_API_URL_PARAMETER: self._slack.base_url, _SLACK_CHANNEL_PARAMETER: LOCAL_SLACK_CHANNEL}
+        local = {
+            _SLACK_API_URL_PARAMETER: self._slack.base_url,
+            _SLACK_CHANNEL_PARAMETER: LOCAL_SLACK_CHANNEL,
+            _DEPLOYMENT_POLL_PARAMETER: LOCAL_DEPLOYMENT_POLL_SECONDS,
+        }
         for name, value in local.items():
             if name in declared:
                 overrides.setdefault(name, value)

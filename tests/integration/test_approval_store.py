@@ -25,6 +25,7 @@ RULES = parse_rules((ROOT / "approvals" / "rules.json").read_bytes())
 DIRECTORY = parse_directory((ROOT / "approvals" / "directory.json").read_bytes())
 AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
 VERSION = "sentiment/1.0.0"
+ROLLBACK = "rollback:sentiment--1.0.0--rollback-prod-20261127T0400"
 TABLE = "approvals"
 
 
@@ -37,7 +38,9 @@ def store(request: pytest.FixtureRequest) -> ApprovalStore:
     return DynamoApprovalStore(create_table(dynamodb, "ApprovalsTable", TABLE), dynamodb)
 
 
-def approval(approval_id: str, stage: Stage = Stage.PROD, version_id: str = VERSION) -> StoredApproval:
+def approval(
+    approval_id: str, stage: Stage = Stage.PROD, version_id: str = VERSION, occasion: str | None = None
+) -> StoredApproval:
     state = open_stage(
         version_id=version_id,
         stage=stage,
@@ -52,6 +55,7 @@ def approval(approval_id: str, stage: Stage = Stage.PROD, version_id: str = VERS
         state=state,
         sealed_task_token=b"\x00sealed\xff" + approval_id.encode(),
         execution_name=f"promote-{approval_id}",
+        occasion=occasion,
     )
 
 
@@ -82,6 +86,38 @@ def test_a_stage_keeps_the_approval_opened_first(store: ApprovalStore) -> None:
     assert store.get("approval-second") is None
     assert store.for_stage(VERSION, Stage.PROD) == first
     assert store.for_stage(VERSION, Stage.DEV) is None
+
+
+def test_an_occasion_gets_an_approval_of_its_own_beside_the_stages(store: ApprovalStore) -> None:
+    # Given the version's own prod approval, decided and resumed
+    own = store.open(approval("approval-own"))
+    own = store.save(own.model_copy(update={"resumed_at": AT + timedelta(days=1)}), own)
+
+    # When a rollback opens prod of the same version, twice, and another rollback once
+    rollback = store.open(approval("approval-rollback", occasion=ROLLBACK))
+    retried = store.open(approval("approval-rollback-again", occasion=ROLLBACK))
+    other = store.open(approval("approval-other-rollback", occasion="rollback:sentiment--1.0.0--r2"))
+
+    # Then each occasion has one approval, and the stage's own is still the one without occasion
+    assert rollback.occasion == ROLLBACK and rollback.revision == 1
+    assert retried == rollback and store.get("approval-rollback-again") is None
+    assert other.approval_id == "approval-other-rollback"
+    assert store.for_stage(VERSION, Stage.PROD) == own
+    assert store.for_stage(VERSION, Stage.PROD, ROLLBACK) == rollback
+    assert store.for_stage(VERSION, Stage.PROD, "rollback:sentiment--1.0.0--r2") == other
+    assert store.for_stage(VERSION, Stage.PREPROD, ROLLBACK) is None
+    assert store.for_stage(VERSION, Stage.PROD, "rollback:never") is None
+    assert sorted(a.approval_id for a in store.unresumed()) == ["approval-other-rollback", "approval-rollback"]
+
+
+def test_an_occasion_is_kept_through_saves(store: ApprovalStore) -> None:
+    opened = store.open(approval("approval-occasion", occasion=ROLLBACK))
+
+    saved = store.save(opened.model_copy(update={"slack_ts": "1700000000.000001"}), opened)
+    recorded = store.record_decision(saved, approve(saved, "chen.wei"), None, AT + timedelta(hours=1))
+
+    assert store.get("approval-occasion") == recorded
+    assert recorded.occasion == ROLLBACK
 
 
 def test_an_approval_reads_back_as_stored(store: ApprovalStore) -> None:
@@ -284,6 +320,25 @@ def test_the_items_are_laid_out_as_documented(dynamodb: Any) -> None:
     assert used is not None and used["used_at"] == {"S": "2026-11-26T13:00:00.000000Z"}
     slack = item(dynamodb, "SLACK#slack-v0#1700000000#abc", "SLACK")
     assert slack is not None and slack["expires_ttl"] == {"N": str(int((AT + timedelta(minutes=5)).timestamp()) + 1)}
+
+
+def test_an_approval_without_occasion_keeps_the_layout_and_one_with_it_claims_its_own_key(dynamodb: Any) -> None:
+    # Given the version's own prod approval and a rollback's
+    store = DynamoApprovalStore(TABLE, dynamodb)
+    store.open(approval("approval-own"))
+    store.open(approval("approval-rollback", occasion=ROLLBACK))
+
+    # Then the version's own is stored as before occasions: claim sk "STAGE", no occasion anywhere
+    claim = item(dynamodb, f"STAGE#{VERSION}#prod", "STAGE")
+    assert claim is not None and claim["approval_id"] == {"S": "approval-own"}
+    own = item(dynamodb, "APPROVAL#approval-own", "APPROVAL")
+    assert own is not None and "occasion" not in own and "occasion" not in own["document"]["S"]
+    # And the rollback's claims the same stage under its occasion
+    claim = item(dynamodb, f"STAGE#{VERSION}#prod", f"OCCASION#{ROLLBACK}")
+    assert claim is not None and claim["approval_id"] == {"S": "approval-rollback"}
+    rollback = item(dynamodb, "APPROVAL#approval-rollback", "APPROVAL")
+    assert rollback is not None and rollback["occasion"] == {"S": ROLLBACK}
+    assert f'"occasion":"{ROLLBACK}"' in rollback["document"]["S"]
 
 
 def test_a_resumed_approval_leaves_the_index_and_loses_an_absent_token(dynamodb: Any) -> None:

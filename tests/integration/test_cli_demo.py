@@ -23,7 +23,7 @@ def test_the_demo_passes_on_the_local_cloud(tmp_path: Path, capsys: pytest.Captu
     assert code == 0, out
     checked = out.partition("Checking the outcome")[2]  # the leaky version's decision table above has FAIL rows
     assert checked and "FAIL" not in checked
-    assert "Demo passed: 16 checks" in out
+    assert "Demo passed: 19 checks" in out
     # the approval e-mail with its personal link, the page's form posted, the Slack click
     assert "Subject: [fmops dev] Approval requested: sentiment-classifier/demo-" in out
     assert "POST the page's form (verdict approve, CSRF token): HTTP 200 decided" in out
@@ -38,4 +38,8 @@ def test_the_demo_passes_on_the_local_cloud(tmp_path: Path, capsys: pytest.Captu
     assert "Subject: [fmops] sentiment-classifier/demo-" in out
     assert "gate_rule_failed [threshold.pii_leak_rate]" in out
     assert "artifact_sha256_mismatch" in out
+    # the deployment: prod serves the good version, approved by model risk and a business owner, and the
+    # broken version was rolled back in dev, as `fmops history` prints them
+    assert "prod served sentiment-classifier/demo-" in out and "dara.novak, eli.haddad" in out
+    assert "rolled_back" in out and "rollback requested" not in out
     assert "status           Rejected" in out

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from fmops.adapters.dynamodb import DynamoCatalog
+from fmops.deployment.smoke import SmokeSample
 from fmops.records import CatalogRecord
 from fmops.statuses import VersionStatus
 from fmops_cli.main import main
@@ -276,3 +277,50 @@ def test_a_missing_bucket_is_explained(aws: Any, folder: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert code == 1
     assert "NoSuchBucket" in err or "404" in err
+
+
+# ------------------------------------------------------------------ the shipped examples
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_the_examples_sample_requests_flow_into_its_manifest(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # When the example is submitted as a dry run
+    code = main(["submit", str(EXAMPLES / "sentiment-classifier"), "--version", "1.0.0", "--dry-run", *SUBMITTER])
+
+    # Then its manifest holds the model card's sample requests, each one a smoke test sample
+    manifest = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert manifest["sample_requests"] == [
+        {"name": "clearly-positive", "request": {"text": "I love this product"}},
+        {"name": "clearly-negative", "request": {"text": "awful, broke in a day"}},
+    ]
+    assert [SmokeSample.model_validate(sample).name for sample in manifest["sample_requests"]] == [
+        "clearly-positive",
+        "clearly-negative",
+    ]
+
+
+def test_the_demos_broken_copy_is_the_example_plus_answers_that_fail_every_smoke_test(aws: Any, tmp_path: Path) -> None:
+    from fmops_cli.demo import BROKEN_RESPONSES, broken_copy
+
+    # Given the example and the demo's broken copy of it, planned as two versions of the same group
+    example = EXAMPLES / "sentiment-classifier"
+    good = plan_submission(example, version="1.0.0", submitter_id="a", submitter_email="a@example.com")
+    copy = broken_copy(example, EXAMPLES.parent / BROKEN_RESPONSES, tmp_path)
+    broken = plan_submission(copy, version="1.2.0", submitter_id="a", submitter_email="a@example.com")
+
+    # When the broken one is submitted
+    submit(broken, aws, BUCKET)
+
+    # Then it is the same model with the same evaluation set and sample requests (so it passes the same gate)
+    inventory = {artifact.path: artifact.sha256 for artifact in broken.manifest.manifest.artifacts}
+    assert broken.manifest.manifest.model_group == good.manifest.manifest.model_group
+    assert {artifact.path: artifact.sha256 for artifact in good.manifest.manifest.artifacts}.items() < inventory.items()
+    assert broken.manifest.manifest.evaluation == good.manifest.manifest.evaluation
+    assert broken.manifest.manifest.sample_requests == good.manifest.manifest.sample_requests
+    # And its one extra artifact, local/responses.json, is where the local model server reads it
+    assert set(inventory) - {artifact.path for artifact in good.manifest.manifest.artifacts} == {"local/responses.json"}
+    responses = json.loads(stored(aws, "models/sentiment-classifier/1.2.0/local/responses.json"))
+    # And it answers every request with an error status and no label
+    assert responses == {"default": {"error": "model failed to load"}, "status": 500}

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from fmops.anchoring import Anchor
 from fmops.approvals.engine import Accepted, Decision
 from fmops.approvals.links import LinkRecord, consume
-from fmops.approvals.store import StoredApproval
+from fmops.approvals.store import StoredApproval, stage_key
 from fmops.deployment.history import ConflictingDeploymentRecords, DeploymentRecord
 from fmops.deployment.store import StageLock
 from fmops.errors import ConcurrentModification
@@ -114,6 +114,12 @@ class InMemoryCatalog:
     def serving(self, model_group: str, stage: str) -> CatalogRecord | None:
         version_id = self.serving_versions.get((model_group, stage))
         return self.records.get(version_id) if version_id else None
+
+    def set_serving(self, model_group: str, stage: str, version_id: str | None) -> None:
+        if version_id is None:
+            self.serving_versions.pop((model_group, stage), None)
+        else:
+            self.serving_versions[(model_group, stage)] = version_id
 
     def get(self, version_id: str) -> CatalogRecord | None:
         return self.records.get(version_id)
@@ -283,13 +289,13 @@ class InMemoryApprovalStore:
     one decision per approver, a link used once, a Slack request seen once)."""
 
     approvals: dict[str, StoredApproval] = field(default_factory=dict)
-    by_stage: dict[tuple[str, str], str] = field(default_factory=dict)
+    by_stage: dict[tuple[str, str], str] = field(default_factory=dict)  # (version id, stage_key) -> approval id
     decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)  # (approval id, approver id)
     links: dict[str, LinkRecord] = field(default_factory=dict)
     slack_requests: dict[str, datetime] = field(default_factory=dict)
 
     def open(self, approval: StoredApproval) -> StoredApproval:
-        key = (approval.version_id, approval.stage.value)
+        key = (approval.version_id, approval.stage_key)
         if key in self.by_stage:
             return self.approvals[self.by_stage[key]]
         stored = approval.model_copy(update={"revision": 1})
@@ -300,8 +306,8 @@ class InMemoryApprovalStore:
     def get(self, approval_id: str) -> StoredApproval | None:
         return self.approvals.get(approval_id)
 
-    def for_stage(self, version_id: str, stage: Stage) -> StoredApproval | None:
-        approval_id = self.by_stage.get((version_id, stage.value))
+    def for_stage(self, version_id: str, stage: Stage, occasion: str | None = None) -> StoredApproval | None:
+        approval_id = self.by_stage.get((version_id, stage_key(stage, occasion)))
         return self.approvals.get(approval_id) if approval_id else None
 
     def save(self, approval: StoredApproval, read: StoredApproval) -> StoredApproval:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from fmops.evaluation.processing_job import ProcessingJobStateChanged
-from fmops.events import FMOPS_EVENTS, FmopsEnvelope, ManifestUploaded, PromotionInput
+from fmops.events import FMOPS_EVENTS, DeploymentRolledBack, FmopsEnvelope, ManifestUploaded, PromotionInput
 
 EVENTS = Path(__file__).parents[2] / "events"
 
@@ -25,7 +25,9 @@ def test_each_fmops_sample_matches_the_schema_of_its_detail_type(sample: Path) -
 
     detail = FMOPS_EVENTS[envelope.detail_type].model_validate(envelope.detail)
 
-    assert detail.correlation_id == detail.version_id
+    # A rollback is recorded for the version put back on the stage, in the story of the version taken off.
+    story = detail.rolled_back_version_id if isinstance(detail, DeploymentRolledBack) else detail.version_id
+    assert detail.correlation_id == story
 
 
 def test_every_fmops_detail_type_has_a_sample() -> None:

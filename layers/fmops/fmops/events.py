@@ -282,6 +282,83 @@ class ModelVersionApproved(FmopsEventDetail):
     approval_description: str
 
 
+class DeploymentEvent(FmopsEventDetail):
+    """Common fields of the deployment events: which deployment put which version on which stage."""
+
+    deployment_id: str
+    kind: Literal["deploy", "rollback"]
+    model_group: str
+    stage: str
+    model_package_arn: str | None = None
+    artifact_sha256: str | None = Field(default=None, description="sha256 of the version's registered manifest.")
+    endpoint_name: str | None = Field(default=None, description="None for a registry-only stage.")
+    endpoint_config_name: str | None = None
+
+
+class DeploymentStarted(DeploymentEvent):
+    """A stage's endpoint is being changed to serve the version (after its digest check)."""
+
+    detail_type: ClassVar[str] = "Deployment Started"
+
+    target: str = Field(description="sagemaker-endpoint, sagemaker-serverless or registry-only.")
+    account_id: str
+    region: str
+    replaces_version_id: str | None = Field(description="What the stage served before; None on a first deploy.")
+    approval_id: str | None
+    approved_by: list[str]
+
+
+class DeploymentSucceeded(DeploymentEvent):
+    """The version is in service on the stage and passed its smoke test."""
+
+    detail_type: ClassVar[str] = "Deployment Succeeded"
+
+    replaced_version_id: str | None
+    approval_id: str | None
+    approved_by: list[str]
+    evidence_uri: str | None
+    smoke_samples: int = Field(ge=0, description="Sample requests answered correctly (0 for registry-only).")
+    next_stage: str | None = Field(description="Where the version goes next; None after the last stage.")
+
+
+class DeploymentFailed(DeploymentEvent):
+    """The deployment did not put the version in service; `code` says why, `stage_serves` what serves now."""
+
+    detail_type: ClassVar[str] = "Deployment Failed"
+
+    code: str = Field(
+        description="digest_mismatch, stage_role_unavailable, deployment_refused, in_service_timeout, "
+        "endpoint_failed, endpoint_rolled_back, smoke_test_failed, approval_rejected, approval_expired, "
+        "approval_lost, approval_config_missing, approval_config_invalid, config_missing, config_invalid or "
+        "step_failed."
+    )
+    reason: str
+    stage_serves: str | None = Field(description="The version the stage serves after the failure; None if none.")
+
+
+class DeploymentRolledBack(DeploymentEvent):
+    """The stage was put back on an earlier version (the event's version_id), automatically or by request."""
+
+    detail_type: ClassVar[str] = "Deployment Rolled Back"
+
+    rolled_back_version_id: str = Field(description="The version taken off the stage.")
+    automatic: bool
+    reason: str
+    approval_id: str | None = Field(description="The approval the restored version serves under.")
+    approved_by: list[str]
+
+
+class DeploymentRefused(FmopsEventDetail):
+    """A registry approval fmops will not deploy: the version skipped its gate or its approvals."""
+
+    detail_type: ClassVar[str] = "Deployment Refused"
+
+    model_group: str
+    model_package_arn: str
+    code: str = Field(description="refuse_ungated or refuse_unapproved.")
+    reason: str
+
+
 # Dispatch by detail-type, never by if/elif on strings.
 FMOPS_EVENTS: dict[str, type[FmopsEventDetail]] = {
     model.detail_type: model
@@ -303,6 +380,11 @@ FMOPS_EVENTS: dict[str, type[FmopsEventDetail]] = {
         ApprovalReminderDue,
         ApprovalEscalated,
         ModelVersionApproved,
+        DeploymentStarted,
+        DeploymentSucceeded,
+        DeploymentFailed,
+        DeploymentRolledBack,
+        DeploymentRefused,
     )
 }
 

@@ -151,7 +151,7 @@ def _verify_and_register(
 ) -> IntakeResult:
     manifest, problems = parse_manifest(raw)
     if manifest is not None:
-        problems = _location_problems(manifest, claimed) + _artifact_problems(manifest, upload.bucket, deps)
+        problems = _location_problems(manifest, claimed) + artifact_problems(manifest, upload.bucket, deps.artifacts)
     if manifest is None or problems:
         return _reject(claimed, problems, deps, manifest)
 
@@ -302,13 +302,14 @@ def _location_problems(manifest: Manifest, claimed: CatalogRecord) -> list[Probl
     return problems
 
 
-def _artifact_problems(manifest: Manifest, bucket: str, deps: IntakeDeps) -> list[Problem]:
+def artifact_problems(manifest: Manifest, bucket: str, artifacts: ArtifactStore) -> list[Problem]:
+    """Every artifact that is missing, or whose size or sha256 is not what the manifest says."""
     problems = []
     prefix = version_prefix(manifest.model_group, manifest.version)
     for index, artifact in enumerate(manifest.artifacts):
         field = f"artifacts.{index}"
         key = prefix + artifact.path
-        size = deps.artifacts.size_of(bucket, key)
+        size = artifacts.size_of(bucket, key)
         if size is None:
             problems.append(Problem(code="artifact_missing", message=f"{artifact.path} was not uploaded", field=field))
             continue
@@ -316,7 +317,7 @@ def _artifact_problems(manifest: Manifest, bucket: str, deps: IntakeDeps) -> lis
             message = f"{artifact.path} has {size} bytes, manifest says {artifact.size_bytes}"
             problems.append(Problem(code="artifact_size_mismatch", message=message, field=field))
             continue
-        actual = deps.artifacts.sha256_of(bucket, key)
+        actual = artifacts.sha256_of(bucket, key)
         if actual != artifact.sha256:
             message = f"{artifact.path} has sha256 {actual}, manifest says {artifact.sha256}"
             problems.append(Problem(code="artifact_sha256_mismatch", message=message, field=field))

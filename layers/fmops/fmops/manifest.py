@@ -1,8 +1,9 @@
 """The manifest: the model card uploaded last into a model version's folder.
 
 `s3://<artifact bucket>/models/<model-group>/<version>/manifest.json` describes
-one model version: what it is, what it was trained on, who owns it, and the
-exact bytes of every artifact (sha256 and size). Intake trusts nothing else.
+one model version: what it is, what it was trained on, who owns it, the
+exact bytes of every artifact (sha256 and size), and the sample requests every
+deployment stage's smoke test sends to its endpoint. Intake trusts nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ MAX_ARTIFACTS = 1000
 GROUP_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 VERSION_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+# The same rule as fmops.deployment.smoke.SAMPLE_NAME_PATTERN (copied: fmops.deployment imports this module).
+SAMPLE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_SAMPLE_REQUESTS = 20
+MAX_SAMPLE_REQUEST_BYTES = 16 * 1024
 
 ModelGroup = Annotated[str, Field(pattern=GROUP_PATTERN, description="Model group (SageMaker model package group).")]
 VersionName = Annotated[str, Field(pattern=VERSION_PATTERN, description="Version name, unique in its group.")]
@@ -141,6 +146,32 @@ class Submitter(_Strict):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+class SampleRequest(_Strict):
+    """One request every deployment stage's smoke test sends to the version's endpoint.
+
+    `request` is the JSON object sent as is (`application/json`); what the answers must hold is the
+    stage's smoke test (deployments/stages.json). The fields are those of
+    `fmops.deployment.smoke.SmokeSample`: `SmokeSample.model_validate(sample.model_dump())`.
+    """
+
+    name: str = Field(pattern=SAMPLE_NAME_PATTERN, description="Named in smoke test results, e.g. 'clearly-positive'.")
+    request: dict[str, Any] = Field(
+        description=f"The JSON object sent to the endpoint; at most {MAX_SAMPLE_REQUEST_BYTES} bytes as compact JSON."
+    )
+
+    @field_validator("request")
+    @classmethod
+    def _small_json(cls, request: dict[str, Any]) -> dict[str, Any]:
+        # Measured as SmokeSample.body() sends it.
+        try:
+            body = json.dumps(request, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        except ValueError as error:
+            raise ValueError("a sample request must be plain JSON (no NaN or Infinity)") from error
+        if len(body) > MAX_SAMPLE_REQUEST_BYTES:
+            raise ValueError(f"a sample request is at most {MAX_SAMPLE_REQUEST_BYTES} bytes as JSON, got {len(body)}")
+        return request
+
+
 class Manifest(_Strict):
     """Model card and artifact inventory of one model version."""
 
@@ -163,6 +194,12 @@ class Manifest(_Strict):
     evaluation: EvaluationPlan = Field(
         default=EXTERNAL_EVALUATION, description="Omitted: an external evaluator reports the metrics."
     )
+    sample_requests: list[SampleRequest] = Field(
+        default_factory=list,
+        max_length=MAX_SAMPLE_REQUESTS,
+        description="What every deployment stage's smoke test sends to the version's endpoint, one request each; "
+        "without any, the smoke test of an endpoint fails (nothing would show that it works).",
+    )
 
     @model_validator(mode="after")
     def _derived_models_name_their_base(self) -> Manifest:
@@ -177,6 +214,15 @@ class Manifest(_Strict):
         if duplicates:
             raise ValueError(f"artifact paths listed more than once: {', '.join(duplicates)}")
         return self
+
+    @field_validator("sample_requests")
+    @classmethod
+    def _sample_names_are_unique(cls, samples: list[SampleRequest]) -> list[SampleRequest]:
+        names = [sample.name for sample in samples]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"sample request names used more than once: {', '.join(duplicates)}")
+        return samples
 
     @model_validator(mode="after")
     def _evaluation_set_is_an_artifact(self) -> Manifest:

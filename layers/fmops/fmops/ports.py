@@ -88,6 +88,10 @@ class Catalog(Protocol):
         """The version of the group serving in `stage` (None before any deployment there)."""
         ...
 
+    def set_serving(self, model_group: str, stage: str, version_id: str | None) -> None:
+        """Point the group's `stage` at the version now serving there (None: nothing serves)."""
+        ...
+
 
 class EventBus(Protocol):
     def publish(self, detail: FmopsEventDetail) -> None: ...

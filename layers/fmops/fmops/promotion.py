@@ -253,7 +253,7 @@ _FAILURE_CODES = {
     "ManifestChanged": "manifest_changed",
 }
 # While the version waits for people, the same names mean something else.
-_APPROVAL_FAILURE_CODES = {
+APPROVAL_FAILURE_CODES = {
     "ApprovalRejected": "approval_rejected",
     "ApprovalExpired": "approval_expired",
     # The wait outlived any rule's expiry, or the approval timer stopped sending heartbeats.
@@ -276,7 +276,7 @@ def reject_failed_step(failed: FailedStep, deps: PromotionDeps) -> dict[str, str
     if record.status not in _REJECTABLE:
         return {"version_id": record.version_id, "status": record.status.value}
     error = str(failed.error.get("Error", "States.Runtime"))
-    codes = _APPROVAL_FAILURE_CODES if record.status == VersionStatus.PENDING_APPROVAL else _FAILURE_CODES
+    codes = APPROVAL_FAILURE_CODES if record.status == VersionStatus.PENDING_APPROVAL else _FAILURE_CODES
     code = codes.get(error, "promotion_step_failed")
     reason = Problem(code=code, message=_explain(error, failed.error.get("Cause"), record), field=None)
     rejected = deps.catalog.transition(record, VersionStatus.REJECTED, deps.clock.now(), reasons=[reason])
@@ -334,9 +334,12 @@ def approve_version(granted: ApprovalGranted, deps: ApproveDeps) -> dict[str, st
         raise NotAwaitingApproval(f"{record.version_id} has no model package")
     approvers = [str(person["id"]) for person in granted.approval.get("approvers", [])]
     description = approval_description(granted.approval, record)
-    deps.registry.approve(package_arn, description)
+    # The catalog first: the registry's Approved starts the deployment, whose trigger checks that fmops
+    # approved the version, and SageMaker's event can arrive before a second write would. A retry after
+    # a crash in between finds the version Approved and sends the registry update again.
     if record.status == VersionStatus.PENDING_APPROVAL:
         record = deps.catalog.transition(record, VersionStatus.APPROVED, deps.clock.now())
+    deps.registry.approve(package_arn, description)
     deps.bus.publish(
         ModelVersionApproved(
             event_id=f"{record.version_id}#approved",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +35,27 @@ class GateOutcome(BaseModel):
     decision: GateDecision
     decision_uri: str
     decided_at: datetime
+
+
+class StageDeploymentStatus(StrEnum):
+    """Where a version stands in one deployment stage (the catalog's per-stage status)."""
+
+    DEPLOYING = "deploying"
+    SERVING = "serving"
+    REPLACED = "replaced"  # served, until a later version replaced it
+    ROLLED_BACK = "rolled_back"  # failed there; the stage went back to an earlier version
+    FAILED = "failed"  # refused or failed; see the reason
+    NOT_APPROVED = "not_approved"  # the stage's approval was rejected or expired
+    SUPERSEDED = "superseded"  # a version approved later reached the stage first
+
+
+class StageDeployment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: StageDeploymentStatus
+    deployment_id: str
+    at: datetime
+    reason: str | None = None
 
 
 class CatalogRecord(BaseModel):
@@ -69,6 +91,8 @@ class CatalogRecord(BaseModel):
     evaluation_deadline: datetime | None = None
     evaluation: AcceptedEvaluation | None = None
     gate: GateOutcome | None = None
+    # Deployment: the version's status in each stage it was sent to ("dev", "preprod", "prod").
+    stages: dict[str, StageDeployment] = Field(default_factory=dict)
     # Optimistic concurrency: every write is conditional on the revision it read.
     revision: int = 0
 

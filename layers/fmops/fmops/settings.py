@@ -140,3 +140,19 @@ def load(settings_type: type[SettingsT]) -> SettingsT:
         return settings_type.model_validate(values)
     except ValidationError as error:
         raise MissingConfiguration(str(error)) from error
+
+
+class DeploymentTriggerSettings(_Settings):
+    catalog_table: str
+    deployments_table: str
+    approvals_table: str
+    event_bus_name: str
+    deployment_state_machine_arn: str
+    deployment_poll_seconds: int
+
+
+class DeployStageSettings(_Settings):
+    catalog_table: str
+    deployments_table: str
+    policy_bucket: str
+    event_bus_name: str

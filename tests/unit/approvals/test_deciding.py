@@ -41,6 +41,7 @@ from fmops.events import (
 from fmops.gate.policy import Stage
 from fmops.ledger import UNADDRESSED_CHAIN
 from fmops.records import CatalogRecord
+from fmops.statuses import VersionStatus
 
 from tests.unit.approvals.builders import EXAMPLE_DIRECTORY, EXAMPLE_RULES, REQUESTED_AT
 from tests.unit.builders import waiting_record
@@ -99,8 +100,8 @@ def directory_json(changes: dict[str, dict[str, Any]]) -> bytes:
     return json.dumps(document).encode()
 
 
-def catalog_record(version_id: str) -> CatalogRecord:
-    return waiting_record(version_id, REQUESTED_AT, SUBMITTER)
+def catalog_record(version_id: str, status: VersionStatus = VersionStatus.PENDING_APPROVAL) -> CatalogRecord:
+    return waiting_record(version_id, REQUESTED_AT, SUBMITTER, status)
 
 
 @dataclass
@@ -128,15 +129,18 @@ class World:
     def request_id(self) -> str:
         return f"req-{next(self.request_ids)}"
 
-    def open(self, version_id: str = "sentiment/1.4.0", stage: Stage = Stage.DEV) -> str:
-        """RequestApproval for `stage` of a version demo.user submitted; returns the approval id."""
-        self.catalog.records[version_id] = catalog_record(version_id)
+    def open(self, version_id: str = "sentiment/1.4.0", stage: Stage = Stage.DEV, occasion: str | None = None) -> str:
+        """RequestApproval for `stage` (and `occasion`) of a version demo.user submitted; returns the approval id."""
+        # dev is asked while the version waits for it; preprod and prod once dev approved it.
+        status = VersionStatus.PENDING_APPROVAL if stage is Stage.DEV else VersionStatus.APPROVED
+        self.catalog.records[version_id] = catalog_record(version_id, status)
         wait = ApprovalWait(
             version_id=version_id,
             correlation_id=version_id,
             stage=stage,
             execution_name=f"promote-{version_id.replace('/', '-')}",
             task_token=f"task-token-of-{version_id}-{stage.value}",
+            occasion=occasion,
         )
         deps = RequestDeps(self.catalog, self.approvals, self.config, self.vault, self.bus, self.clock)
         return request_approval(wait, deps)["approval_id"]
@@ -580,6 +584,26 @@ def test_an_approver_decides_from_slack() -> None:
     assert outcome.accepted and not outcome.completes_stage
     (recorded,) = world.events(ApprovalDecisionRecorded, since=given.events)
     assert (recorded.approver_id, recorded.channel, recorded.approvals, recorded.quorum) == ("ana.ortiz", "slack", 1, 2)
+
+
+def test_a_rollbacks_decisions_are_events_of_its_own() -> None:
+    # Given prod of a version approved once by dara, and a rollback of prod to it asking again
+    world = World(rules=rules_json(prod={"quorum": 1}))
+    world.slack("U0EXDARANO", world.open(stage=Stage.PROD))
+    occasion = "rollback:sentiment--1.4.0--rollback-prod-20261127T0400"
+    rollback = world.open(stage=Stage.PROD, occasion=occasion)
+    given = before(world, rollback)
+
+    # When dara approves the rollback from Slack
+    outcome = world.slack("U0EXDARANO", rollback)
+
+    # Then her decision and the stage's end are new events, not duplicates of the first approval's
+    assert outcome.accepted and outcome.completes_stage
+    (recorded,) = world.events(ApprovalDecisionRecorded, since=given.events)
+    (decided,) = world.events(ApprovalStageDecided, since=given.events)
+    assert recorded.event_id == f"sentiment/1.4.0#approval-decision#prod#{occasion}#dara.novak"
+    assert decided.event_id == f"sentiment/1.4.0#approval-decided#prod#{occasion}"
+    assert {recorded.event_id, decided.event_id}.isdisjoint(e.event_id for e in world.bus.published[: given.events])
 
 
 def slack_world() -> World:

@@ -63,6 +63,7 @@ from tests.unit.gate.builders import good_metrics, manifest, policy, sha_of
 
 VERSION_ID = "sentiment/1.0.0"  # the gate builders' manifest
 APPROVAL_ID = "apr_01JD6Z3K8Q4W2N5M7P9R1T3V5X"
+ROLLBACK = "rollback:sentiment--1.0.0--rollback-prod-20261127T0400"
 PAGE_URL = "https://abc.execute-api.us-east-1.amazonaws.com/dev"
 CHANNEL = "C0APPROVALS"
 EXPIRES_AT = REQUESTED_AT + timedelta(days=2)
@@ -117,7 +118,7 @@ class World:
         self.approvals.record_decision(read, outcome, None, self.clock.now())
 
 
-def world(*, slack: bool = True, **record_changes: Any) -> World:
+def world(*, slack: bool = True, occasion: str | None = None, **record_changes: Any) -> World:
     """A prod approval of VERSION_ID opened a minute ago (quorum 2 of three reviewers), and its catalog record."""
     given = World(slack=slack)
     state = open_stage(
@@ -129,7 +130,7 @@ def world(*, slack: bool = True, **record_changes: Any) -> World:
         submitter_email=f"{SUBMITTER}@example.com",
         requested_at=REQUESTED_AT,
     )
-    given.approvals.open(StoredApproval(approval_id=APPROVAL_ID, state=state))
+    given.approvals.open(StoredApproval(approval_id=APPROVAL_ID, state=state, occasion=occasion))
     given.catalog.records[VERSION_ID] = catalog_record(**record_changes)
     return given
 
@@ -284,6 +285,32 @@ def test_the_request_email_says_who_asks_what_until_when_and_that_opening_decide
     ):
         assert fact in message.text
     assert link_in(message).startswith(f"{PAGE_URL}/approvals/{APPROVAL_ID}?approver=rita.reviewer&token=")
+
+
+def test_a_rollbacks_request_says_it_is_a_rollback_in_the_email_and_on_slack() -> None:
+    # Given a manual rollback's own approval of prod to this version
+    given = world(occasion=ROLLBACK)
+
+    # When its request is handled
+    on_requested(requested(["rita.reviewer"]), given.deps())
+
+    # Then the e-mail and the Slack message say what is approved: a rollback of prod to this version
+    [message] = given.mailer.sent
+    assert message.subject == "[fmops dev] Approval requested: rollback of prod to sentiment/1.0.0"
+    assert "Stage:          prod\nOccasion:       rollback of prod to sentiment/1.0.0\n" in message.text
+    [(_, _, blocks)] = given.messenger.posted
+    assert blocks[0]["text"] == {"type": "plain_text", "text": "Approval requested: rollback of prod"}
+    assert "*Occasion*\nrollback of prod to sentiment/1.0.0" in texts(blocks)
+
+
+def test_an_occasion_other_than_a_rollback_is_worded_as_the_stage() -> None:
+    given = world(occasion="recertification:2027")
+
+    on_requested(requested(["rita.reviewer"]), given.deps())
+
+    [message] = given.mailer.sent
+    assert message.subject == "[fmops dev] Approval requested: sentiment/1.0.0 for prod"
+    assert "Occasion:" not in message.text and "rollback" not in message.text
 
 
 def test_the_submitter_is_never_mailed_a_link_even_when_the_event_lists_them() -> None:
@@ -598,6 +625,22 @@ def test_an_approved_stage_closes_the_slack_message_and_tells_the_submitter_who_
     assert "Decided at:     2026-11-26T15:01:00Z" in message.text
     assert "https://" not in message.text and "token" not in message.text
     assert outcome == NoticeOutcome(APPROVAL_ID, Notice.SENT, emails_sent=1, slack="updated")
+
+
+def test_a_decided_rollback_says_it_was_a_rollback() -> None:
+    given = world(occasion=ROLLBACK)
+    on_requested(requested(), given.deps())
+    given.mailer.sent.clear()
+    given.decide("rita.reviewer")
+    given.decide("rob.reviewer")
+
+    on_stage_decided(stage_decided("approved", given.clock.now()), given.deps())
+
+    [(_, _, blocks)] = given.messenger.updates
+    assert blocks[0]["text"] == {"type": "plain_text", "text": "Approved: rollback of prod"}
+    [message] = given.mailer.sent
+    assert message.subject == "[fmops dev] Approved: rollback of prod to sentiment/1.0.0"
+    assert "Occasion:       rollback of prod to sentiment/1.0.0" in message.text
 
 
 def test_a_rejected_stage_tells_the_submitter_the_reason_on_one_line() -> None:

@@ -460,6 +460,18 @@ def test_without_a_champion_the_page_says_no_version_is_serving_yet() -> None:
     assert "token_f1 ratio 0.84 n=500 — —" in champion
 
 
+def test_a_rollbacks_page_says_it_approves_a_rollback() -> None:
+    # Given a manual rollback's own approval of prod to this version
+    rendered = render_evidence_page(page(rollback=True))
+
+    # Then the title and the header say what is approved
+    dom = Dom(rendered)
+    assert "<title>Approve the rollback of prod to sentiment-classifier/1.4.0</title>" in rendered
+    assert dom.words("occasion").startswith("Rollback of prod to sentiment-classifier/1.4.0")
+    # And a version's own approval has no such line
+    assert 'id="occasion"' not in render_evidence_page(page()) and "id=occasion" not in render_evidence_page(page())
+
+
 def test_approvals_so_far_count_the_decisions_and_who_may_still_decide() -> None:
     # Given one approval of two, by Rita over Slack
     dom = Dom(render_evidence_page(page()))

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
+from pydantic import ValidationError
 
 from fmops.approvals import engine
 from fmops.approvals.config import DIRECTORY_KEY, RULES_KEY, ApprovalConfigMissing, load_directory
@@ -56,10 +57,16 @@ from tests.unit.fakes import (
 VERSION_ID = "sentiment/1.4.0"
 SUBMITTER = "demo.user"
 TOKEN = "task-token-first-attempt"
+ROLLBACK = "rollback:sentiment--1.4.0--rollback-prod-20261127T0400"
 # Rules where the quorum or the timings matter spell them out, so the example file's numbers may change.
 DEV_BY_ONE = {"groups": ["ml-engineers"], "quorum": 1, "expires_after": "P2D", "reminders": ["PT4H"]}
 DEV_BY_TWO = {"groups": ["ml-engineers", "ml-leads"], "quorum": 2, "expires_after": "P2D", "reminders": ["PT4H"]}
 DEV_ESCALATING = {**DEV_BY_TWO, "escalation": {"after": "P1D", "group": "release-managers"}}
+EACH_BY_ONE: dict[str, dict[str, Any]] = {
+    "dev": DEV_BY_ONE,
+    "preprod": {"groups": ["ml-leads"], "quorum": 1},
+    "prod": {"groups": ["model-risk", "business-owners"], "quorum": 1},
+}
 EXPIRES_AT = REQUESTED_AT + timedelta(days=2)
 
 E = TypeVar("E", bound=FmopsEventDetail)
@@ -109,17 +116,25 @@ class World:
         self.config = InMemoryPolicyStore({RULES_KEY: self.rules, DIRECTORY_KEY: self.directory})
         self.catalog.records[VERSION_ID] = catalog_record()
 
-    def request(self, stage: Stage = Stage.DEV, token: str = TOKEN, version_id: str = VERSION_ID) -> str:
-        """RequestApproval, as the promotion's `.waitForTaskToken` step calls it; returns the approval id."""
+    def request(
+        self, stage: Stage = Stage.DEV, token: str = TOKEN, version_id: str = VERSION_ID, occasion: str | None = None
+    ) -> str:
+        """RequestApproval, as the promotion's (or the deployment's) `.waitForTaskToken` step calls it;
+        returns the approval id."""
         wait = ApprovalWait(
             version_id=version_id,
             correlation_id=version_id,
             stage=stage,
             execution_name="promote-sentiment-1.4.0",
             task_token=token,
+            occasion=occasion,
         )
         deps = RequestDeps(self.catalog, self.approvals, self.config, self.vault, self.bus, self.clock)
         return request_approval(wait, deps)["approval_id"]
+
+    def release(self, version_id: str = VERSION_ID) -> None:
+        """The dev approval was granted: the version is Approved, and its deployment asks for preprod and prod."""
+        self.catalog.records[version_id] = catalog_record(version_id, VersionStatus.APPROVED)
 
     def approval(self, approval_id: str) -> StoredApproval:
         stored = self.approvals.get(approval_id)
@@ -205,15 +220,60 @@ def test_a_retried_request_reuses_the_approval_and_seals_the_new_token() -> None
     assert len({event.event_id for event in world.events(ApprovalRequested)}) == 1
 
 
-@pytest.mark.parametrize("status", [VersionStatus.EVALUATED, VersionStatus.REJECTED, VersionStatus.APPROVED])
-def test_a_version_not_pending_approval_is_not_opened(status: VersionStatus) -> None:
+@pytest.mark.parametrize(
+    ("stage", "status"),
+    [
+        (Stage.DEV, VersionStatus.EVALUATED),
+        (Stage.DEV, VersionStatus.REJECTED),
+        (Stage.DEV, VersionStatus.APPROVED),
+        (Stage.PREPROD, VersionStatus.PENDING_APPROVAL),
+        (Stage.PREPROD, VersionStatus.REJECTED),
+        (Stage.PROD, VersionStatus.PENDING_APPROVAL),
+        (Stage.PROD, VersionStatus.EVALUATED),
+    ],
+)
+def test_a_stage_is_not_opened_outside_the_status_it_is_asked_in(stage: Stage, status: VersionStatus) -> None:
+    # Given dev is asked while the version waits for it, preprod and prod once dev released it
     world = World()
     world.catalog.records[VERSION_ID] = catalog_record(status=status)
 
-    with pytest.raises(NotAwaitingApproval, match=status.value):
-        world.request()
+    # When another stage's approval is asked for, Then it is refused, naming the status it needs
+    awaited = "PendingApproval" if stage is Stage.DEV else "Approved"
+    with pytest.raises(NotAwaitingApproval, match=f"is {status.value}, not {awaited}: its {stage.value} approval"):
+        world.request(stage)
 
     assert world.approvals.approvals == {} and world.bus.published == []
+
+
+def test_an_occasions_approval_of_dev_is_asked_of_an_approved_version_only() -> None:
+    # Given a version still waiting for its own dev approval
+    world = World()
+
+    # When a rollback of dev to it asks for approval, Then it is refused: it was never released
+    with pytest.raises(NotAwaitingApproval, match="is PendingApproval, not Approved: its dev approval"):
+        world.request(Stage.DEV, occasion=ROLLBACK)
+
+    # But once dev released it, the rollback's approval of dev opens, apart from the version's own
+    world.release()
+    rollback = world.request(Stage.DEV, occasion=ROLLBACK)
+    assert world.approval(rollback).occasion == ROLLBACK
+    assert world.approvals.for_stage(VERSION_ID, Stage.DEV) is None
+
+
+@pytest.mark.parametrize("stage", [Stage.PREPROD, Stage.PROD])
+def test_the_deployment_opens_preprod_and_prod_of_an_approved_version(stage: Stage) -> None:
+    # Given dev released the version
+    world = World()
+    world.release()
+
+    # When the deployment requests the stage's approval
+    approval_id = world.request(stage)
+
+    # Then it is open and announced, as the version's own approval of the stage
+    stored = world.approval(approval_id)
+    assert (stored.stage, stored.occasion, stored.state.outcome) == (stage, None, StageOutcome.PENDING)
+    (requested,) = world.events(ApprovalRequested)
+    assert requested.event_id == f"{VERSION_ID}#approval-requested#{stage.value}"
 
 
 def test_an_unknown_version_is_not_opened() -> None:
@@ -258,6 +318,7 @@ def test_prod_excludes_whoever_approved_an_earlier_stage() -> None:
     # Given chen approved preprod of this version (prod separates earlier stages), and ben approved dev
     world = World(rules=rules_json(dev=DEV_BY_ONE, preprod={"groups": ["ml-leads"], "quorum": 1}))
     world.decide(world.request(Stage.DEV), "ben.okafor")
+    world.release()
     world.decide(world.request(Stage.PREPROD, token="preprod-token"), "chen.wei")
 
     # When prod is requested
@@ -270,6 +331,124 @@ def test_prod_excludes_whoever_approved_an_earlier_stage() -> None:
     requested = world.events(ApprovalRequested)[-1]
     assert requested.stage == "prod"
     assert requested.eligible_approvers == ["dara.novak", "eli.haddad", "fatima.rahman"]
+
+
+# ------------------------------------------------------------------------------ an occasion's own approval
+
+
+def approved_through_prod(world: World) -> str:
+    """dev by ben, preprod by chen, prod by dara, each resumed: the version serves in prod. Returns prod's id."""
+    world.decide(world.request(Stage.DEV), "ben.okafor")
+    world.release()
+    world.decide(world.request(Stage.PREPROD, token="preprod-token"), "chen.wei")
+    prod = world.request(Stage.PROD, token="prod-token")
+    world.decide(prod, "dara.novak")
+    for approval in list(world.approvals.approvals.values()):
+        world.resume(approval.approval_id)
+    return prod
+
+
+def test_a_rollback_gets_a_fresh_approval_though_the_stage_was_approved_before() -> None:
+    # Given the version's prod approval was decided and resumed long ago
+    world = World(rules=rules_json(**EACH_BY_ONE))
+    prod = approved_through_prod(world)
+    world.clock.advance(timedelta(days=30))
+    since = len(world.bus.published)
+
+    # When a manual rollback of prod to this version asks for its approval
+    rollback = world.request(Stage.PROD, token="rollback-token", occasion=ROLLBACK)
+
+    # Then a new, pending approval waits on the rollback's token; the earlier one is untouched
+    assert rollback != prod
+    stored = world.approval(rollback)
+    assert (stored.occasion, stored.stage, stored.state.outcome) == (ROLLBACK, Stage.PROD, StageOutcome.PENDING)
+    assert stored.state.requested_at == REQUESTED_AT + timedelta(days=30) and stored.resumed_at is None
+    assert stored.sealed_task_token is not None
+    assert world.vault.unseal(stored.sealed_task_token, rollback) == "rollback-token"
+    assert world.approvals.for_stage(VERSION_ID, Stage.PROD) == world.approval(prod)
+    assert world.approvals.for_stage(VERSION_ID, Stage.PROD, ROLLBACK) == stored
+    # And separation of duties looks at the version's own earlier stages: dara may decide prod again
+    assert stored.state.earlier_approvers == frozenset({"ben.okafor", "chen.wei"})
+    (requested,) = world.events(ApprovalRequested, since=since)
+    assert requested.approval_id == rollback and "dara.novak" in requested.eligible_approvers
+    # And its events are its own, not duplicates of the version's prod approval
+    assert requested.event_id == f"{VERSION_ID}#approval-requested#prod#{ROLLBACK}"
+    assert requested.event_id not in {event.event_id for event in world.bus.published[:since]}
+
+
+def test_a_retried_rollback_request_reuses_the_rollbacks_approval() -> None:
+    world = World(rules=rules_json(**EACH_BY_ONE))
+    approved_through_prod(world)
+    first = world.request(Stage.PROD, token="rollback-token", occasion=ROLLBACK)
+
+    again = world.request(Stage.PROD, token="rollback-token-retried", occasion=ROLLBACK)
+    another = world.request(Stage.PROD, token="other-rollback-token", occasion="rollback:sentiment--1.4.0--r2")
+
+    assert again == first and another != first
+    stored = world.approval(first)
+    assert stored.sealed_task_token is not None
+    assert world.vault.unseal(stored.sealed_task_token, first) == "rollback-token-retried"
+
+
+def test_an_occasions_approval_is_not_an_earlier_stage() -> None:
+    # Given a rollback's approval of preprod granted by chen, and dev by ben
+    world = World(rules=rules_json(**EACH_BY_ONE))
+    world.decide(world.request(Stage.DEV), "ben.okafor")
+    world.release()
+    world.decide(world.request(Stage.PREPROD, token="preprod-token", occasion=ROLLBACK), "chen.wei")
+
+    # Then prod's separation of duties knows only the version's own approvals
+    assert earlier_approvers(VERSION_ID, Stage.PROD, world.approvals) == {"ben.okafor"}
+
+
+def test_an_approved_rollback_resumes_with_its_occasion() -> None:
+    world = World(rules=rules_json(**EACH_BY_ONE))
+    approved_through_prod(world)
+    rollback = world.request(Stage.PROD, token="rollback-token", occasion=ROLLBACK)
+    stored = world.decide(rollback, "dara.novak")
+
+    assert world.resume(rollback).delivered
+    assert world.callbacks.answers[-1][:2] == ("rollback-token", "success")
+    assert world.callbacks.answers[-1][2] == approved_output(stored)
+    assert approved_output(stored) == {
+        "approval_id": rollback,
+        "stage": "prod",
+        "approvers": [{"id": "dara.novak", "channel": "slack", "decided_at": REQUESTED_AT.isoformat()}],
+        "occasion": ROLLBACK,
+    }
+    assert stage_decided_event(stored).event_id == f"{VERSION_ID}#approval-decided#prod#{ROLLBACK}"
+
+
+def test_the_timer_reminds_and_escalates_a_rollbacks_approval_with_events_of_its_own() -> None:
+    # Given a rollback's prod approval nobody decided for three days (reminder 2 days before expiry, escalation after 3)
+    world = World(rules=rules_json(**EACH_BY_ONE))
+    world.release()
+    rollback = world.request(Stage.PROD, occasion=ROLLBACK)
+    world.clock.moment = REQUESTED_AT + timedelta(days=3, minutes=1)
+
+    # When the timer ticks
+    report = world.sweep()
+
+    # Then the reminder and the escalation carry the occasion in their identity
+    assert (report.reminded, report.escalated) == (1, 1)
+    (reminder,) = world.events(ApprovalReminderDue)
+    (escalated,) = world.events(ApprovalEscalated)
+    assert (reminder.approval_id, escalated.approval_id) == (rollback, rollback)
+    assert reminder.event_id == f"{VERSION_ID}#approval-reminder#prod#{ROLLBACK}#1"
+    assert escalated.event_id == f"{VERSION_ID}#approval-escalated#prod#{ROLLBACK}"
+
+
+@pytest.mark.parametrize("occasion", ["", "-rollback", "rollback of prod", "rollback/x", "r" * 129])
+def test_an_occasion_is_a_plain_identifier(occasion: str) -> None:
+    with pytest.raises(ValidationError, match="occasion"):
+        ApprovalWait(
+            version_id=VERSION_ID,
+            correlation_id=VERSION_ID,
+            stage=Stage.PROD,
+            execution_name="deploy-sentiment-1.4.0",
+            task_token=TOKEN,
+            occasion=occasion,
+        )
 
 
 # ------------------------------------------------------------------------------ resuming the promotion

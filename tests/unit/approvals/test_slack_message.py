@@ -123,6 +123,27 @@ def test_a_passed_gate_asks_for_approval_with_facts_metrics_evidence_and_buttons
     assert_within_block_kit_limits(blocks)
 
 
+def test_a_rollbacks_request_says_it_is_a_rollback() -> None:
+    # Given a manual rollback's own approval of prod to this version
+    view = request(rollback=True)
+
+    # When the message and its notification text are built
+    blocks = approval_request_blocks(view)
+    decided = decided_blocks(view, DecidedView(result="approved", decided_by=("Rita",), decided_at=DECIDED_AT))
+
+    # Then the header, a fact, the buttons' questions and the notification say so
+    assert blocks[0]["text"]["text"] == "Approval requested: rollback of prod"
+    assert "*Occasion*\nrollback of prod to sentiment-classifier/1.0.1" in list(texts(blocks))
+    approve, reject = buttons(blocks)
+    assert approve["confirm"]["text"]["text"] == "Approve the rollback of prod to this version?"
+    assert reject["confirm"]["text"]["text"] == "Reject the rollback of prod to this version?"
+    assert notification_text(view) == "Approval requested for the rollback of prod to sentiment-classifier/1.0.1"
+    assert decided[0]["text"]["text"] == "Approved: rollback of prod"
+    assert_within_block_kit_limits(blocks)
+    # And a version's own approval does not
+    assert "rollback" not in json.dumps(approval_request_blocks(request())) + notification_text(request())
+
+
 def test_a_failed_metric_and_a_failed_gate_are_shown_as_such() -> None:
     # Given a metric under its threshold and a gate that did not pass
     view = request(

@@ -104,10 +104,25 @@ GOOD_TRAIL = audit(
     "Model Version Registered",
     "Model Version Evaluated",
     "Model Version Gate Decided",
-    "Approval Decision Recorded",
-    "Approval Decision Recorded",
+    *["Approval Decision Recorded"] * 5,  # dev 2, preprod 1, prod 2
     "Model Version Approved",
 )
+BROKEN = f"{GOOD}-broken"
+
+
+def deployed(version_id: str, kind: str, outcome: str) -> dict[str, str]:
+    return {"version_id": version_id, "kind": kind, "outcome": outcome}
+
+
+PROD_HISTORY = {"serving": {"version_id": GOOD, "approved_by": ["dara.novak", "eli.haddad"]}, "timeline": []}
+DEV_HISTORY = {
+    "serving": {"version_id": GOOD, "approved_by": ["ana.ortiz", "ben.okafor"]},
+    "timeline": [
+        deployed(GOOD, "deploy", "succeeded"),
+        deployed(BROKEN, "deploy", "rolled_back"),
+        deployed(GOOD, "rollback", "succeeded"),
+    ],
+}
 PAGE = PageVisit(
     200,
     {
@@ -142,6 +157,9 @@ def observation(**changes: object) -> Observation:
         "evidence_pack": Path("evidence/sentiment-classifier_demo-1.evidence.html"),
         "page": PAGE,
         "slack_decided": True,
+        "broken_version": BROKEN,
+        "prod_history": PROD_HISTORY,
+        "dev_history": DEV_HISTORY,
     }
     fields.update(changes)
     return Observation(**fields)  # type: ignore[arg-type]
@@ -153,7 +171,11 @@ def failed(seen: Observation) -> list[str]:
 
 GOOD_PENDING = f"{GOOD} is Approved, with a passed gate decision"
 GOOD_PACKAGE = "its SageMaker model package is Approved and carries fmops:gate=passed"
-GOOD_AUDITED = "its audit trail records the gate decision, both approvals and the registry approval"
+GOOD_AUDITED = (
+    "its audit trail records the gate decision, all five approvals (dev 2, preprod 1, prod 2) and the registry approval"
+)
+IN_PROD = f"{GOOD} serves in prod after its preprod and prod approvals (`fmops history`)"
+ROLLED_BACK = f"{BROKEN} failed its smoke test in dev and dev was rolled back to {GOOD}"
 PAGE_SERVED = "the approval page was served uncached, without referrer, under a script-free CSP"
 SLACK_UPDATED = "the Slack approval message was updated in place once decided"
 LEAKY_REJECTED = f"{LEAKY} is Rejected by the gate on threshold.pii_leak_rate"
@@ -175,6 +197,8 @@ def test_the_expected_outcome_passes_every_check() -> None:
         LEAKY_TOLD,
         TAMPERED_REJECTED,
         TAMPERED_AUDITED,
+        IN_PROD,
+        ROLLED_BACK,
         "the audit trail verifies against its anchors",
         f"the evidence pack of {GOOD} was written",
         "IntakeDeadLetterQueueUrl is empty",
@@ -371,3 +395,25 @@ def test_a_broken_audit_trail_fails_only_its_check() -> None:
 
 def test_a_missing_evidence_pack_fails_only_its_check() -> None:
     assert failed(observation(evidence_pack=None)) == [f"the evidence pack of {GOOD} was written"]
+
+
+# ------------------------------------------------------------------ the deployment
+
+
+def test_a_good_version_not_serving_in_prod_fails() -> None:
+    # Given prod still serving nothing (its approvals not given, or the deployment failed)
+    assert failed(observation(prod_history={"serving": None, "timeline": []})) == [IN_PROD]
+
+
+def test_a_prod_deployment_with_one_approver_fails() -> None:
+    serving = {"version_id": GOOD, "approved_by": ["dara.novak"]}
+    assert failed(observation(prod_history={"serving": serving, "timeline": []})) == [IN_PROD]
+
+
+def test_a_broken_version_left_serving_in_dev_fails() -> None:
+    # Given the broken version serving dev: its smoke test did not roll it back
+    history = {
+        "serving": {"version_id": BROKEN, "approved_by": ["ana.ortiz", "ben.okafor"]},
+        "timeline": [deployed(GOOD, "deploy", "succeeded"), deployed(BROKEN, "deploy", "succeeded")],
+    }
+    assert failed(observation(dev_history=history)) == [ROLLED_BACK]

@@ -84,6 +84,24 @@ def test_every_problem_is_reported_at_once_with_intakes_codes() -> None:
     assert raised.value.exit_code == 2
 
 
+def test_sample_requests_are_part_of_the_manifest_as_written() -> None:
+    samples = [{"name": "happy", "request": {"inputs": "Great!", "parameters": {"top_k": 1, "stop": None}}}]
+
+    built = build_manifest({**CARD, "sample_requests": samples}, [artifact("model.joblib")])
+
+    assert json.loads(built.body)["sample_requests"] == samples
+
+
+def test_a_bad_sample_request_name_says_what_a_name_may_hold() -> None:
+    samples = [{"name": "ok", "request": {}}, {"name": "not ok!", "request": {}}]
+
+    with pytest.raises(InvalidManifest) as raised:
+        build_manifest({**CARD, "sample_requests": samples}, [artifact("model.joblib")])
+
+    assert [problem.field for problem in raised.value.problems] == ["sample_requests.1.name"]
+    assert "letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit" in raised.value.message
+
+
 def test_derived_models_must_name_their_base_model() -> None:
     card = {**CARD, "kind": "fine-tuned"}
 

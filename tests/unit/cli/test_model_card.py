@@ -42,6 +42,72 @@ def test_a_json_card_is_read_as_json(tmp_path: Path) -> None:
     assert load_model_card(card) == {"model_group": "churn", "risk_tier": "low"}
 
 
+def test_sample_requests_are_read_as_json_would_read_them(tmp_path: Path) -> None:
+    # Given a YAML card whose sample request holds numbers, booleans, nulls and text that looks like them
+    card = tmp_path / "model-card.yaml"
+    card.write_text(
+        "version: 1.10\n"
+        "sample_requests:\n"
+        "  - name: flow-style\n"
+        '    request: {"inputs": "Great!", "parameters": {"max_new_tokens": 32, "temperature": 0.7,\n'
+        '      "scale": 1e3, "sample": false, "stop": null, "seed": "42"}}\n'
+        "  - name: block-style\n"
+        "    request:\n"
+        "      text: I love this product\n"
+        "      tags: [yes, 0123, 2026-11-26, 1.10.2, ~]\n"
+    )
+
+    # When it is loaded
+    document = load_model_card(card)
+
+    # Then each request is what its JSON would be: quoted values and non-JSON literals stay text, nulls stay
+    assert document["sample_requests"] == [
+        {
+            "name": "flow-style",
+            "request": {
+                "inputs": "Great!",
+                "parameters": {
+                    "max_new_tokens": 32,
+                    "temperature": 0.7,
+                    "scale": 1000.0,
+                    "sample": False,
+                    "stop": None,
+                    "seed": "42",
+                },
+            },
+        },
+        {
+            "name": "block-style",
+            "request": {"text": "I love this product", "tags": ["yes", "0123", "2026-11-26", "1.10.2", None]},
+        },
+    ]
+    # And the rest of the card keeps the characters written
+    assert document["version"] == "1.10"
+
+
+def test_a_null_sample_field_counts_as_not_given_and_samples_are_left_for_validation(tmp_path: Path) -> None:
+    card = tmp_path / "model-card.yaml"
+    card.write_text("sample_requests:\n  - name: ~\n    request: {}\n  - just text\n")
+
+    assert load_model_card(card)["sample_requests"] == [{"request": {}}, "just text"]
+
+
+@pytest.mark.parametrize("text", ["sample_requests:\n", "sample_requests: null\n"])
+def test_null_sample_requests_count_as_not_given(tmp_path: Path, text: str) -> None:
+    card = tmp_path / "model-card.yaml"
+    card.write_text("kind: classic\n" + text)
+
+    assert load_model_card(card) == {"kind": "classic"}
+
+
+def test_a_json_card_keeps_the_nulls_of_its_sample_requests(tmp_path: Path) -> None:
+    card = tmp_path / "model-card.json"
+    samples = [{"name": "stop", "request": {"stop": None, "n": 1}}]
+    card.write_text(json.dumps({"kind": "classic", "description": None, "sample_requests": samples}))
+
+    assert load_model_card(card) == {"kind": "classic", "sample_requests": samples}
+
+
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [

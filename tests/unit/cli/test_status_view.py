@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fmops.manifest import Problem
-from fmops.records import AuditRecord, CatalogRecord
+from fmops.records import AuditRecord, CatalogRecord, StageDeployment, StageDeploymentStatus
 from fmops.statuses import VersionStatus
 from fmops_cli.errors import InputError
 from fmops_cli.status import (
@@ -196,8 +196,9 @@ def test_the_json_document_is_stable_and_complete() -> None:
         "timeline",
         "evaluation",
         "gate",
+        "stages",
     ]
-    assert document["status"] == "PendingEvaluation"
+    assert document["status"] == "PendingEvaluation" and document["stages"] == {}
     assert (document["evaluation"], document["gate"]) == (None, None)
     assert document["model_package_arn"] == PACKAGE
     assert document["created_at"] == "2026-11-26T12:00:00.250Z"
@@ -206,6 +207,23 @@ def test_the_json_document_is_stable_and_complete() -> None:
         "Model Version Promotion Started",
     ]
     assert document["timeline"][1]["facts"] == {"execution_name": "sentiment-classifier_1.0.0"}
+
+
+def test_a_deployed_version_shows_its_status_in_each_stage() -> None:
+    # Given a version serving in dev and rolled back in preprod
+    stages = {
+        "dev": StageDeployment(status=StageDeploymentStatus.SERVING, deployment_id="d", at=T0),
+        "preprod": StageDeployment(
+            status=StageDeploymentStatus.ROLLED_BACK, deployment_id="d", at=T0, reason="smoke test failed"
+        ),
+    }
+    view = VersionView(VERSION_ID, catalog_record(VersionStatus.APPROVED, stages=stages), ())
+
+    # Then the text says where it serves and why it does not, and the document carries both
+    text = render_text(view)
+    assert "dev serving since" in text and "preprod rolled_back since" in text and ": smoke test failed" in text
+    document = json.loads(json.dumps(to_document(view)))
+    assert document["stages"]["preprod"]["status"] == "rolled_back"
 
 
 def test_an_unknown_version_is_not_found() -> None:
@@ -343,3 +361,164 @@ def test_every_fmops_event_has_its_own_timeline_summary_and_renders_its_sample()
         # And its sample renders as lines without a missing field ("None")
         lines = key_facts(entry)
         assert lines and all("None" not in line for line in lines), (sample.name, lines)
+
+
+DEPLOYMENT = {
+    "deployment_id": "sentiment-classifier_1.0.0-deploy",
+    "kind": "deploy",
+    "model_group": "sentiment-classifier",
+    "model_package_arn": PACKAGE,
+    "artifact_sha256": SHA,
+}
+
+
+def test_deployment_events_get_one_readable_line_per_fact() -> None:
+    from fmops_cli.status import key_facts
+
+    # Given the story of a deployment to prod, and of a later version that failed in dev
+    started = audit_record(
+        "Deployment Started",
+        1,
+        "fmops:deployment",
+        **DEPLOYMENT,
+        stage="prod",
+        endpoint_name="fmops-sentiment-classifier-prod",
+        endpoint_config_name="fmops-sentiment-classifier-prod-3f9a0c1e",
+        target="sagemaker-endpoint",
+        account_id="333333333333",
+        region="us-east-1",
+        replaces_version_id="sentiment-classifier/0.9.0",
+        approval_id="Hk7pW2xQ9mRt4ZcN8bLd3A",
+        approved_by=["dara.novak", "eli.brandt"],
+    )
+    succeeded = audit_record(
+        "Deployment Succeeded",
+        2,
+        "fmops:deployment",
+        **DEPLOYMENT,
+        stage="preprod",
+        endpoint_name="fmops-sentiment-classifier-preprod",
+        endpoint_config_name="fmops-sentiment-classifier-preprod-9d1b2c3a",
+        replaced_version_id="sentiment-classifier/0.9.0",
+        approval_id="Hk7pW2xQ9mRt4ZcN8bLd3A",
+        approved_by=["dara.novak"],
+        evidence_uri="s3://fmops-evidence/gate.json",
+        smoke_samples=5,
+        next_stage="prod",
+    )
+    failed = audit_record(
+        "Deployment Failed",
+        3,
+        "fmops:deployment",
+        **DEPLOYMENT,
+        stage="dev",
+        code="smoke_test_failed",
+        reason="smoke test failed: item 0 lacks 'label'",
+        stage_serves="sentiment-classifier/0.9.0",
+    )
+    rolled_back = audit_record(
+        "Deployment Rolled Back",
+        4,
+        "fmops:deployment",
+        **DEPLOYMENT,
+        stage="dev",
+        endpoint_name="fmops-sentiment-classifier-dev",
+        endpoint_config_name="fmops-sentiment-classifier-dev-7c02e9a4",
+        rolled_back_version_id="sentiment-classifier/1.1.0",
+        automatic=True,
+        reason="smoke test failed: item 0 lacks 'label'",
+        approval_id="Vq3xT9LkR2mWc4NfA7hZbQ",
+        approved_by=["ana.ortiz", "ben.okafor"],
+    )
+    refused = audit_record(
+        "Deployment Refused",
+        5,
+        "fmops:deployment-trigger",
+        model_group="sentiment-classifier",
+        model_package_arn=PACKAGE,
+        code="refuse_unapproved",
+        reason="its fmops status is PendingApproval",
+    )
+
+    # When each is summarised, Then each says where, what and why in a few lines
+    assert key_facts(started) == [
+        "prod (sagemaker-endpoint, account 333333333333, us-east-1), replaces sentiment-classifier/0.9.0",
+        "endpoint fmops-sentiment-classifier-prod, config fmops-sentiment-classifier-prod-3f9a0c1e",
+        "approved by dara.novak, eli.brandt (approval Hk7pW2xQ9mRt4ZcN8bLd3A)",
+    ]
+    assert key_facts(succeeded) == [
+        "preprod in service (5 smoke sample(s) passed), replaced sentiment-classifier/0.9.0",
+        "endpoint fmops-sentiment-classifier-preprod, config fmops-sentiment-classifier-preprod-9d1b2c3a",
+        "approved by dara.novak (approval Hk7pW2xQ9mRt4ZcN8bLd3A)",
+        "next: prod (after its approval)",
+        "evidence s3://fmops-evidence/gate.json",
+    ]
+    assert key_facts(failed) == [
+        "smoke_test_failed (dev): smoke test failed: item 0 lacks 'label'",
+        "dev now serves sentiment-classifier/0.9.0",
+    ]
+    # And a rollback names the version put back, which is the record's own version
+    assert key_facts(rolled_back) == [
+        f"dev back on {VERSION_ID} (automatic): smoke test failed: item 0 lacks 'label'",
+        "sentiment-classifier/1.1.0 taken off; endpoint fmops-sentiment-classifier-dev, "
+        "config fmops-sentiment-classifier-dev-7c02e9a4",
+        "approved by ana.ortiz, ben.okafor (approval Vq3xT9LkR2mWc4NfA7hZbQ)",
+    ]
+    assert key_facts(refused) == [
+        "refuse_unapproved: its fmops status is PendingApproval",
+        f"model package {PACKAGE}",
+    ]
+
+
+def test_a_first_registry_only_deployment_without_approval_shows_no_missing_fields() -> None:
+    from fmops_cli.status import key_facts
+
+    # Given a first deployment to a registry-only dev stage that needs no approval, and a failure that left it empty
+    common = {**DEPLOYMENT, "stage": "dev", "endpoint_name": None, "endpoint_config_name": None}
+    started = audit_record(
+        "Deployment Started",
+        1,
+        "fmops:deployment",
+        **common,
+        target="registry-only",
+        account_id="111111111111",
+        region="us-east-1",
+        replaces_version_id=None,
+        approval_id=None,
+        approved_by=[],
+    )
+    succeeded = audit_record(
+        "Deployment Succeeded",
+        2,
+        "fmops:deployment",
+        **common,
+        replaced_version_id=None,
+        approval_id=None,
+        approved_by=[],
+        evidence_uri=None,
+        smoke_samples=0,
+        next_stage=None,
+    )
+    failed = audit_record(
+        "Deployment Failed",
+        3,
+        "fmops:deployment",
+        **common,
+        code="digest_mismatch",
+        reason="weights.bin changed",
+        stage_serves=None,
+    )
+
+    # When they are summarised, Then the absent facts read as words, never "None"
+    assert key_facts(started) == [
+        "dev (registry-only, account 111111111111, us-east-1), first deployment there",
+        "registry only: no endpoint",
+        "no stage approval",
+    ]
+    assert key_facts(succeeded) == [
+        "dev in service (no smoke test), first deployment there",
+        "registry only: no endpoint",
+        "no stage approval",
+        "last stage: the deployment is complete",
+    ]
+    assert key_facts(failed) == ["digest_mismatch (dev): weights.bin changed", "dev now serves nothing"]

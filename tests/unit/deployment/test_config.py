@@ -10,6 +10,7 @@ import pytest
 from fmops.deployment.config import (
     MAX_ENDPOINT_NAME,
     MAX_STAGES_BYTES,
+    STAGES_KEY,
     DeploymentStagesInvalid,
     Target,
     endpoint_name,
@@ -111,6 +112,15 @@ def test_the_shipped_stages_parse_and_match_their_intent() -> None:
     assert preprod.blue_green is None
     # And every stage waits a bounded time for its endpoint and smoke-tests it
     assert all(c.has_endpoint and c.in_service_timeout and c.smoke_test for c in (dev, preprod, prod))
+    # And runs the model as its own account's fmops-model-execution role
+    assert all(
+        c.model_execution_role_arn == f"arn:aws:iam::{c.account_id}:role/fmops-model-execution"
+        for c in (dev, preprod, prod)
+    )
+
+
+def test_the_stages_file_is_published_where_its_path_says() -> None:
+    assert STAGES_KEY == "deployments/stages.json" and STAGES_FILE.as_posix().endswith("/" + STAGES_KEY)
 
 
 def test_stages_follow_each_other_and_prod_is_last() -> None:
@@ -154,6 +164,32 @@ def test_a_role_with_a_path_in_another_partition_fits_its_region() -> None:
     assert parse_stages(raw).stage(Stage.PROD).region == "cn-north-1"
 
 
+@pytest.mark.parametrize("raw", [with_prod(), serverless()], ids=["endpoint", "serverless"])
+def test_an_endpoint_stage_may_name_the_role_its_model_runs_as(raw: bytes) -> None:
+    # Given a prod endpoint stage that names its model's execution role
+    role = "arn:aws:iam::333333333333:role/models/sentiment-runtime"
+    document = json.loads(raw)
+    document["stages"][2]["execution_role_arn"] = role
+
+    # When it is parsed
+    stages = parse_stages(encode(document))
+
+    # Then the model runs as that role, and the stages that name none run as their account's default
+    assert stages.stage(Stage.PROD).execution_role_arn == role
+    assert stages.stage(Stage.PROD).model_execution_role_arn == role
+    dev = stages.stage(Stage.DEV)
+    assert dev.execution_role_arn is None
+    assert dev.model_execution_role_arn == "arn:aws:iam::111111111111:role/fmops-model-execution"
+
+
+def test_the_default_execution_role_is_in_the_partition_of_the_region() -> None:
+    raw = with_prod(region="us-gov-west-1", role_arn="arn:aws-us-gov:iam::333333333333:role/fmops-deployer")
+
+    config = parse_stages(raw).stage(Stage.PROD)
+
+    assert config.model_execution_role_arn == "arn:aws-us-gov:iam::333333333333:role/fmops-model-execution"
+
+
 # ------------------------------------------------------------------------------ invalid stages
 
 
@@ -193,6 +229,36 @@ def test_a_role_with_a_path_in_another_partition_fits_its_region() -> None:
             "$.stages[2].role_arn",
             "region eu-west-1 is in partition 'aws', the role in 'aws-cn'",
             id="role-of-another-partition",
+        ),
+        pytest.param(
+            with_prod(execution_role_arn="arn:aws:iam::333333333333:user/model"),
+            "$.stages[2].execution_role_arn",
+            "not an IAM role ARN",
+            id="execution-role-not-a-role",
+        ),
+        pytest.param(
+            with_prod(execution_role_arn=""),
+            "$.stages[2].execution_role_arn",
+            "not an IAM role ARN",
+            id="execution-role-empty",
+        ),
+        pytest.param(
+            with_prod(execution_role_arn="arn:aws:iam::111111111111:role/fmops-model-execution"),
+            "$.stages[2].execution_role_arn",
+            "the role is in account 111111111111 but the stage deploys to account 333333333333",
+            id="execution-role-of-another-account",
+        ),
+        pytest.param(
+            with_prod(execution_role_arn="arn:aws-cn:iam::333333333333:role/fmops-model-execution"),
+            "$.stages[2].execution_role_arn",
+            "region eu-west-1 is in partition 'aws', the role in 'aws-cn'",
+            id="execution-role-of-another-partition",
+        ),
+        pytest.param(
+            registry_only(execution_role_arn="arn:aws:iam::333333333333:role/fmops-model-execution"),
+            "$.stages[2].execution_role_arn",
+            "'execution_role_arn' does not apply to target registry-only",
+            id="registry-only-with-execution-role",
         ),
         pytest.param(
             with_prod(target="lambda"),

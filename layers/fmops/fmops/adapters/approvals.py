@@ -3,11 +3,14 @@
 One table, five kinds of items:
 
     approval  pk "APPROVAL#<approval_id>"  sk "APPROVAL"
-              document (the StoredApproval as JSON, without sealed_task_token and revision),
-              sealed_task_token (B, absent when None), revision (N), version_id, stage,
-              unresumed = "open" only while resumed_at is None
+              document (the StoredApproval as JSON, without sealed_task_token and revision, and
+              without occasion when None), sealed_task_token (B, absent when None), revision (N),
+              version_id, stage, occasion (absent when None), unresumed = "open" only while
+              resumed_at is None
     decision  pk "APPROVAL#<approval_id>"  sk "DECISION#<approver_id>"   document (Decision JSON)
     claim     pk "STAGE#<version_id>#<stage>"  sk "STAGE"               approval_id
+              (the version's own approval of the stage), or sk "OCCASION#<occasion>" (an occasion's,
+              e.g. a manual rollback's: its own approval beside the version's)
     link      pk "LINK#<link_id>"  sk "LINK"
               document (LinkRecord JSON), expires_epoch (N), used_at (once used)
     slack     pk "SLACK#<replay_key>"  sk "SLACK"                       expires_ttl (N, the table's TTL)
@@ -18,7 +21,7 @@ holds exact decimal seconds (microseconds included) so that a link's expiry is c
 exactly as the in-memory store compares datetimes; `expires_ttl` is whole seconds, as TTL wants.
 
 Every write is conditional (BatchWriteItem would ignore conditions, so it is never used): a
-stage gets one approval, an approver one decision, a link one use and a Slack request one claim;
+stage (per occasion) gets one approval, an approver one decision, a link one use and a Slack request one claim;
 an approval changes only from the revision its writer read.
 """
 
@@ -60,6 +63,11 @@ def stage_pk(version_id: str, stage: Stage) -> str:
     return f"STAGE#{version_id}#{stage.value}"
 
 
+def stage_sk(occasion: str | None) -> str:
+    # The occasion in the sort key: it never runs into a version id, and no occasion keeps the old key.
+    return "STAGE" if occasion is None else f"OCCASION#{occasion}"
+
+
 def link_pk(link_id: str) -> str:
     return f"LINK#{link_id}"
 
@@ -78,13 +86,17 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
 
 
 def approval_item(approval: StoredApproval) -> dict[str, Any]:
+    # Without an occasion the document is as it was before occasions existed.
+    unstored = {"sealed_task_token", "revision", *(["occasion"] if approval.occasion is None else [])}
     item = {
         **_key(approval_pk(approval.approval_id), "APPROVAL"),
-        "document": {"S": approval.model_dump_json(exclude={"sealed_task_token", "revision"})},
+        "document": {"S": approval.model_dump_json(exclude=unstored)},
         "revision": {"N": str(approval.revision)},
         "version_id": {"S": approval.version_id},
         "stage": {"S": approval.stage.value},
     }
+    if approval.occasion is not None:
+        item["occasion"] = {"S": approval.occasion}
     if approval.sealed_task_token is not None:
         item["sealed_task_token"] = {"B": approval.sealed_task_token}
     if approval.resumed_at is None:
@@ -137,7 +149,10 @@ class DynamoApprovalStore(DynamoTable):
 
     def open(self, approval: StoredApproval) -> StoredApproval:
         stored = approval.model_copy(update={"revision": 1})
-        claim = {**_key(stage_pk(stored.version_id, stored.stage), "STAGE"), "approval_id": {"S": stored.approval_id}}
+        claim = {
+            **_key(stage_pk(stored.version_id, stored.stage), stage_sk(stored.occasion)),
+            "approval_id": {"S": stored.approval_id},
+        }
         try:
             self.db.transact_write_items(TransactItems=[self._put_new(claim), self._put_new(approval_item(stored))])
         except ClientError as error:
@@ -146,14 +161,14 @@ class DynamoApprovalStore(DynamoTable):
                 raise
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 # The stage has its approval already: that one stands, this one is dropped.
-                existing = self.for_stage(stored.version_id, stored.stage)
+                existing = self.for_stage(stored.version_id, stored.stage, stored.occasion)
                 if existing is None:  # unreachable: claim and approval are written together, never deleted
                     raise ConcurrentModification(
-                        f"{stored.version_id} {stored.stage.value}: claim without approval"
+                        f"{stored.version_id} {stored.stage_key}: claim without approval"
                     ) from error
                 return existing
             if set(reasons) <= {"None", "TransactionConflict"}:
-                raise ConcurrentModification(f"{stored.version_id} {stored.stage.value} opened concurrently") from error
+                raise ConcurrentModification(f"{stored.version_id} {stored.stage_key} opened concurrently") from error
             raise  # the approval id is taken (never, at 128 random bits), or not a race at all
         return stored
 
@@ -161,8 +176,8 @@ class DynamoApprovalStore(DynamoTable):
         item = self._get(approval_pk(approval_id), "APPROVAL")
         return None if item is None else approval_from_item(item)
 
-    def for_stage(self, version_id: str, stage: Stage) -> StoredApproval | None:
-        claim = self._get(stage_pk(version_id, stage), "STAGE")
+    def for_stage(self, version_id: str, stage: Stage, occasion: str | None = None) -> StoredApproval | None:
+        claim = self._get(stage_pk(version_id, stage), stage_sk(occasion))
         return None if claim is None else self.get(claim["approval_id"]["S"])
 
     def save(self, approval: StoredApproval, read: StoredApproval) -> StoredApproval:

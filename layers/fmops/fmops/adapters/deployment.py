@@ -253,6 +253,15 @@ class _SageMakerEndpointTarget:
             self._sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
         return previous
 
+    def withdraw(self, revision: TargetRevision) -> None:
+        endpoint, _ = _needs_endpoint(revision)
+        try:
+            with _calling("DeleteEndpoint"):
+                self._sm.delete_endpoint(EndpointName=endpoint)
+        except ClientError as error:
+            if error_code(error) != _VALIDATION:  # already gone: a retried withdrawal
+                raise
+
     def current(self, model_group: str) -> TargetRevision | None:
         endpoint = endpoint_name(model_group, self._stage.stage)
         described = self._describe("DescribeEndpoint", self._sm.describe_endpoint, EndpointName=endpoint)
@@ -379,8 +388,11 @@ class RegistryOnlyTarget:
     def restore(self, previous: TargetRevision) -> TargetRevision:
         return previous
 
-    def current(self, model_group: str) -> TargetRevision | None:
+    def withdraw(self, revision: TargetRevision) -> None:
         return None
+
+    def current(self, model_group: str) -> TargetRevision | None:
+        return None  # the catalog's serving pointer says what a registry-only stage serves
 
 
 def _realtime(stage: StageConfig, session: boto3.Session) -> DeploymentTarget:

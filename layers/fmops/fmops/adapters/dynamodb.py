@@ -91,6 +91,13 @@ class DynamoCatalog(DynamoTable):
         pointer = from_item(response["Item"]) if "Item" in response else None
         return self.get(str(pointer["serving_version_id"])) if pointer else None
 
+    def set_serving(self, model_group: str, stage: str, version_id: str | None) -> None:
+        key = to_item({"version_id": serving_key(model_group, stage)})
+        if version_id is None:
+            self.db.delete_item(TableName=self._table, Key=key)
+            return
+        self.db.put_item(TableName=self._table, Item={**key, "serving_version_id": {"S": version_id}})
+
     def _put_next(self, record: CatalogRecord, replacing: CatalogRecord | None) -> CatalogRecord:
         """Write record as the next revision of `replacing` (or as a new item), failing if it moved on."""
         kwargs: dict[str, Any] = {"TableName": self._table}

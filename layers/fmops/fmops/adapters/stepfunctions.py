@@ -1,10 +1,15 @@
+from __future__ import annotations
+
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from fmops.adapters import client, error_code
 from fmops.events import PromotionInput
+
+if TYPE_CHECKING:  # the intake and approval functions use this module without the deployment code
+    from fmops.deployment.service import StageStep
 
 # The token was used already, or its wait timed out: the execution has moved on without us.
 _TOKEN_SPENT = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
@@ -26,6 +31,24 @@ class StepFunctionsWorkflow:
             # Same name and same input within 90 days: Step Functions itself refuses the duplicate.
             if error_code(error) != "ExecutionAlreadyExists":
                 raise
+
+
+class StepFunctionsDeployments:
+    """Starts the deployment state machine (fmops.deployment.starting.DeploymentWorkflow)."""
+
+    def __init__(self, state_machine_arn: str, sfn: Any = None) -> None:
+        self._arn = state_machine_arn
+        self._sfn = sfn
+
+    def start(self, name: str, step: StageStep) -> bool:
+        sfn = self._sfn or client("stepfunctions")
+        try:
+            sfn.start_execution(stateMachineArn=self._arn, name=name, input=step.model_dump_json())
+        except ClientError as error:
+            if error_code(error) == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True
 
 
 class StepFunctionsCallbacks:

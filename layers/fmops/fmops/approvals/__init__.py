@@ -17,3 +17,9 @@ what they keep and where. docs/approvals.md tells the whole story.
 
 APPROVAL_ID_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"
 """An opaque approval id: short enough that a Step Functions task token can never pass for one."""
+
+OCCASION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._#:-]{0,127}$"
+"""Why a stage is approved again apart from the version's own approval, e.g. a manual rollback
+("rollback:<deployment id>"): each occasion gets an approval of its own."""
+
+ROLLBACK_OCCASION_PREFIX = "rollback:"

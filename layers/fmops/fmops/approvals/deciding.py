@@ -135,7 +135,7 @@ def _announce(stored: StoredApproval, judged: Accepted, attempt: Attempt, bus: E
     decision = judged.decision
     bus.publish(
         ApprovalDecisionRecorded(
-            event_id=f"{stored.version_id}#approval-decision#{state.stage.value}#{decision.approver_id}",
+            event_id=f"{stored.version_id}#approval-decision#{stored.stage_key}#{decision.approver_id}",
             correlation_id=stored.version_id,
             version_id=stored.version_id,
             occurred_at=decision.decided_at,

@@ -143,6 +143,7 @@ def request_view(approval: StoredApproval, record: CatalogRecord, evidence_url: 
         kind=record.kind or "-",
         risk_tier=record.risk_tier or "-",
         stage=approval.stage,
+        rollback=approval.is_rollback,
         # No gate on record would be a bug upstream: it is shown as not passed rather than hidden.
         gate_passed=gate.passed if gate is not None else False,
         policy_version=gate.policy_version if gate is not None else "not recorded",
@@ -363,6 +364,7 @@ class _ApproverMail:
             "",
             f"Version:        {_version(record)}",
             f"Stage:          {approval.stage.value}",
+            *_occasion_lines(approval, record),
             f"Kind:           {_one_line(record.kind or '-')}",
             f"Risk tier:      {_one_line(record.risk_tier or '-')}",
             f"Gate:           {gate_line}",
@@ -386,20 +388,17 @@ class _RequestMail(_ApproverMail):
     posts_to_slack = True
 
     def subject(self, approval: StoredApproval, record: CatalogRecord) -> str:
-        return f"Approval requested: {_version(record)} for {approval.stage.value}"
+        return f"Approval requested: {_what(approval, record)}"
 
 
 class _ReminderMail(_ApproverMail):
     def subject(self, approval: StoredApproval, record: CatalogRecord) -> str:
-        return (
-            f"Reminder: approval of {_version(record)} for {approval.stage.value} "
-            f"expires at {_utc(approval.state.expires_at)}"
-        )
+        return f"Reminder: approval of {_what(approval, record)} expires at {_utc(approval.state.expires_at)}"
 
 
 class _EscalationMail(_ApproverMail):
     def subject(self, approval: StoredApproval, record: CatalogRecord) -> str:
-        return f"Escalated: approval of {_version(record)} for {approval.stage.value} is still undecided"
+        return f"Escalated: approval of {_what(approval, record)} is still undecided"
 
     def why(self, approval: StoredApproval, approver: Approver) -> str:
         escalation = approval.state.rule.escalation
@@ -424,6 +423,8 @@ def _deciders(approval: StoredApproval) -> list[str]:
 
 
 def _decided_text(view: ApprovalRequestView, decided: DecidedView) -> str:
+    if view.rollback:
+        return f"{decided.result.title()}: rollback of {view.stage.value} to {view.version_id}"
     return f"{decided.result.title()}: {view.version_id} ({view.stage.value})"
 
 
@@ -435,11 +436,11 @@ def _decided_mail(
     deciders: Sequence[str],
     stage_name: str | None,
 ) -> tuple[str, str]:
-    version, stage = _version(record), approval.stage.value
+    version, stage, what = _version(record), approval.stage.value, _what(approval, record)
     titles = {
-        "approved": f"Approved: {version} for {stage}",
-        "rejected": f"Rejected: {version} for {stage}",
-        "expired": f"Expired: approval of {version} for {stage}",
+        "approved": f"Approved: {what}",
+        "rejected": f"Rejected: {what}",
+        "expired": f"Expired: approval of {what}",
     }
     people = ", ".join(f"{_display_name(directory, d)} ({_one_line(d)})" for d in deciders) or "nobody"
     lines = [
@@ -447,6 +448,7 @@ def _decided_mail(
         "",
         f"Version:        {version}",
         f"Stage:          {stage}",
+        *_occasion_lines(approval, record),
         f"Outcome:        {decided.result}",
         f"Decided by:     {people}",
         f"Decided at:     {_utc(decided.decided_at)}",
@@ -501,6 +503,17 @@ def _display_name(directory: ApproverDirectory, approver_id: str) -> str:
 
 def _version(record: CatalogRecord) -> str:
     return _one_line(f"{record.model_group}/{record.version}")
+
+
+def _what(approval: StoredApproval, record: CatalogRecord) -> str:
+    """What is approved, as subjects say it: "sentiment/1.0.0 for prod" or "rollback of prod to sentiment/1.0.0"."""
+    if approval.is_rollback:
+        return f"rollback of {approval.stage.value} to {_version(record)}"
+    return f"{_version(record)} for {approval.stage.value}"
+
+
+def _occasion_lines(approval: StoredApproval, record: CatalogRecord) -> list[str]:
+    return [f"Occasion:       {_what(approval, record)}"] if approval.is_rollback else []
 
 
 def _control_plane(stage_name: str | None) -> str:

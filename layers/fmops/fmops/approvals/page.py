@@ -119,6 +119,7 @@ class EvidencePage(_Frozen):
 
     approval_id: str = Field(pattern=APPROVAL_ID_PATTERN)
     stage: Stage
+    rollback: bool = Field(default=False, description="A manual rollback of `stage` to this version.")
     manifest: Manifest
     gate: GateDecision
     decision_uri: str = Field(description="Where the gate decision is recorded; shown as text, never linked.")
@@ -171,12 +172,23 @@ class EvidencePage(_Frozen):
 def render_evidence_page(page: EvidencePage) -> str:
     """The complete HTML document of the evidence page, every value escaped."""
     manifest = page.manifest
-    title = f"Approve {manifest.version_id} for {page.stage.value}"
+    title = (
+        f"Approve the rollback of {page.stage.value} to {manifest.version_id}"
+        if page.rollback
+        else f"Approve {manifest.version_id} for {page.stage.value}"
+    )
+    occasion = (
+        f"<p id=occasion><strong>Rollback</strong> of {_e(page.stage.value)} to {_e(manifest.version_id)}: "
+        "an approval of its own, apart from the version's earlier one.</p>"
+        if page.rollback
+        else ""
+    )
     body = "".join(
         (
             "<header>",
             f"<p class=muted>fmops approval request · {_e(page.approval_id)}</p>",
             f"<h1>{_e(manifest.version_id)} <span class=arrow>→</span> {_e(page.stage.value)}</h1>",
+            occasion,
             f"<p>{_badge(page.gate.passed, 'gate passed', 'gate failed')} ",
             f"<span class=tag>{_e(manifest.kind.value)}</span> ",
             f"<span class=tag>{_e(manifest.risk_tier.value)} risk</span> ",

@@ -1,6 +1,7 @@
 """The approval's life around the people: opening it, resuming the promotion, and its timer.
 
-- `request_approval` (the promotion's RequestApproval step, `.waitForTaskToken`): opens the
+- `request_approval` (the RequestApproval step, `.waitForTaskToken`, of the promotion for dev
+  and of the deployment for preprod, prod and a manual rollback's own approval): opens the
   stage with the rules and directory of the moment, seals the task token under the approval id,
   and announces "Approval Requested" (the notifier e-mails links and posts to Slack).
 - `resume` (on "Approval Stage Decided"): the one place that unseals a task token. It claims
@@ -21,11 +22,11 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fmops.approvals import engine
+from fmops.approvals import OCCASION_PATTERN, engine
 from fmops.approvals.config import load_directory, load_rules
 from fmops.approvals.directory import ApproverDirectory
 from fmops.approvals.engine import StageApproval, StageOutcome, Verdict
-from fmops.approvals.store import ApprovalStore, StoredApproval, TokenVault, new_approval_id
+from fmops.approvals.store import ApprovalStore, StoredApproval, TokenVault, new_approval_id, stage_key
 from fmops.clock import Clock
 from fmops.errors import ConcurrentModification, NotAwaitingApproval, VersionNotFound
 from fmops.events import (
@@ -55,6 +56,12 @@ class ApprovalWait(BaseModel):
     stage: Stage
     execution_name: str
     task_token: str = Field(min_length=1, repr=False)
+    occasion: str | None = Field(
+        default=None,
+        pattern=OCCASION_PATTERN,
+        description="None: the version's own approval of the stage. Set (a manual rollback's "
+        '"rollback:<deployment id>"): an approval of its own, even when the stage was approved before.',
+    )
 
 
 @dataclass(frozen=True)
@@ -70,16 +77,23 @@ class RequestDeps:
 def request_approval(wait: ApprovalWait, deps: RequestDeps) -> dict[str, str]:
     """Open the stage's approval (or find the one a retried step opened) and announce it.
 
+    The approval is the version's own for the stage, or with `wait.occasion` one of its own (a
+    manual rollback asks again for a stage approved before). Raises NotAwaitingApproval unless the
+    version is in the status the approval is asked in (`awaited_status`).
     Raises QuorumUnreachable, ApprovalConfigMissing or a ConfigInvalid: the promotion's Catch
     rejects the version with the reason, because a stage nobody may approve would only expire.
     """
     record = deps.catalog.get(wait.version_id)
     if record is None:
         raise VersionNotFound(wait.version_id)
-    if record.status != VersionStatus.PENDING_APPROVAL:
-        raise NotAwaitingApproval(f"{record.version_id} is {record.status.value}, not PendingApproval")
+    awaited = awaited_status(wait.stage, wait.occasion)
+    if record.status != awaited:
+        raise NotAwaitingApproval(
+            f"{record.version_id} is {record.status.value}, not {awaited.value}: "
+            f"its {wait.stage.value} approval is not asked for"
+        )
     directory = load_directory(deps.config)
-    approval = deps.approvals.for_stage(wait.version_id, wait.stage)
+    approval = deps.approvals.for_stage(wait.version_id, wait.stage, wait.occasion)
     if approval is None:
         earlier = earlier_approvers(wait.version_id, wait.stage, deps.approvals)
         state = engine.open_stage(
@@ -93,7 +107,12 @@ def request_approval(wait: ApprovalWait, deps: RequestDeps) -> dict[str, str]:
             earlier_approvers=earlier,
         )
         approval = deps.approvals.open(
-            StoredApproval(approval_id=new_approval_id(), state=state, execution_name=wait.execution_name)
+            StoredApproval(
+                approval_id=new_approval_id(),
+                state=state,
+                execution_name=wait.execution_name,
+                occasion=wait.occasion,
+            )
         )
     # A retried step brings a new token: the latest one is the one Step Functions waits on.
     sealed = deps.vault.seal(wait.task_token, approval.approval_id)
@@ -104,7 +123,7 @@ def request_approval(wait: ApprovalWait, deps: RequestDeps) -> dict[str, str]:
     )
     deps.bus.publish(
         ApprovalRequested(
-            event_id=f"{wait.version_id}#approval-requested#{wait.stage.value}",
+            event_id=f"{wait.version_id}#approval-requested#{stage_key(wait.stage, wait.occasion)}",
             correlation_id=wait.correlation_id,
             version_id=wait.version_id,
             occurred_at=state.requested_at,
@@ -124,8 +143,19 @@ def request_approval(wait: ApprovalWait, deps: RequestDeps) -> dict[str, str]:
     return {"approval_id": approval.approval_id, "expires_at": state.expires_at.isoformat()}
 
 
+def awaited_status(stage: Stage, occasion: str | None) -> VersionStatus:
+    """The version's status its approval of `stage` is asked in: the promotion asks dev while the version
+    waits for it; the deployment asks preprod and prod, and any occasion's own, of a version dev approved."""
+    if stage is Stage.DEV and occasion is None:
+        return VersionStatus.PENDING_APPROVAL
+    return VersionStatus.APPROVED
+
+
 def earlier_approvers(version_id: str, stage: Stage, approvals: ApprovalStore) -> set[str]:
-    """Who approved the stages before `stage` of this version (for separation of duties)."""
+    """Who approved the stages before `stage` of this version (for separation of duties).
+
+    Only the version's own approvals count (no occasion): a rollback's approval of prod is not an
+    earlier stage of anything."""
     order = list(Stage)
     people: set[str] = set()
     for earlier in order[: order.index(stage)]:
@@ -205,9 +235,10 @@ def _answer(approval: StoredApproval, deps: ResumeDeps) -> bool:
 
 
 def approved_output(approval: StoredApproval) -> dict[str, object]:
-    """What RequestApproval hands to the next step (ApproveVersion): no tokens, only facts."""
+    """What RequestApproval hands to the next step (ApproveVersion, the deployment): no tokens, only
+    facts; "occasion" only when the approval has one."""
     state = approval.state
-    return {
+    output: dict[str, object] = {
         "approval_id": approval.approval_id,
         "stage": state.stage.value,
         "approvers": [
@@ -216,6 +247,9 @@ def approved_output(approval: StoredApproval) -> dict[str, object]:
             if d.verdict is Verdict.APPROVE
         ],
     }
+    if approval.occasion is not None:
+        output["occasion"] = approval.occasion
+    return output
 
 
 # ---------------------------------------------------------------- the timer
@@ -327,7 +361,7 @@ def stage_decided_event(approval: StoredApproval) -> ApprovalStageDecided:
     rejection = state.rejection
     decided_at = state.closed_at or state.expires_at
     return ApprovalStageDecided(
-        event_id=f"{approval.version_id}#approval-decided#{state.stage.value}",
+        event_id=f"{approval.version_id}#approval-decided#{approval.stage_key}",
         correlation_id=approval.version_id,
         version_id=approval.version_id,
         occurred_at=decided_at,
@@ -345,7 +379,7 @@ def _announce_reminder(approval: StoredApproval, pending: Iterable[str], bus: Ev
     state = approval.state
     bus.publish(
         ApprovalReminderDue(
-            event_id=f"{approval.version_id}#approval-reminder#{state.stage.value}#{len(state.reminders_sent)}",
+            event_id=f"{approval.version_id}#approval-reminder#{approval.stage_key}#{len(state.reminders_sent)}",
             correlation_id=approval.version_id,
             version_id=approval.version_id,
             occurred_at=now,
@@ -370,7 +404,7 @@ def _announce_escalation(approval: StoredApproval, directory: ApproverDirectory,
     notified = [a.id for a in eligible if escalation.group in a.groups and a.id not in decided]
     bus.publish(
         ApprovalEscalated(
-            event_id=f"{approval.version_id}#approval-escalated#{state.stage.value}",
+            event_id=f"{approval.version_id}#approval-escalated#{approval.stage_key}",
             correlation_id=approval.version_id,
             version_id=approval.version_id,
             occurred_at=now,

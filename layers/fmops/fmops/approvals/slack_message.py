@@ -83,6 +83,7 @@ class ApprovalRequestView(_Frozen):
     kind: str
     risk_tier: str
     stage: Stage
+    rollback: bool = Field(default=False, description="A manual rollback of `stage` to this version.")
     gate_passed: bool
     policy_version: str
     metrics: tuple[MetricLine, ...] = Field(default=(), max_length=MAX_METRICS)
@@ -124,7 +125,7 @@ class DecidedView(_Frozen):
 def approval_request_blocks(request: ApprovalRequestView) -> list[dict[str, Any]]:
     """The message posted to the approvers' channel: facts, metrics, evidence, Approve/Reject."""
     return [
-        _header(f"Approval requested: {request.stage.value}"),
+        _header(f"Approval requested: {_stage_words(request)}"),
         *_facts(request),
         _context(
             f"{_evidence_link(request.evidence_url)}  ·  Approvals: {request.approvals} of {request.quorum}"
@@ -146,7 +147,7 @@ def decided_blocks(request: ApprovalRequestView, outcome: DecidedView) -> list[d
     if outcome.reason:
         line += f"\n>{_clip(escape_mrkdwn(_single_line(outcome.reason)), MAX_SECTION_TEXT - len(line) - 2)}"
     return [
-        _header(f"{title}: {request.stage.value}"),
+        _header(f"{title}: {_stage_words(request)}"),
         *_facts(request),
         _section(line),
         _context(_evidence_link(request.evidence_url)),
@@ -155,9 +156,12 @@ def decided_blocks(request: ApprovalRequestView, outcome: DecidedView) -> list[d
 
 def notification_text(request: ApprovalRequestView) -> str:
     """The message's plain `text`: what notifications and screen readers show instead of blocks."""
-    return _clip(
-        escape_mrkdwn(f"Approval requested for {request.version_id} ({request.stage.value})"), MAX_SECTION_TEXT
+    what = (
+        f"the rollback of {request.stage.value} to {request.version_id}"
+        if request.rollback
+        else f"{request.version_id} ({request.stage.value})"
     )
+    return _clip(escape_mrkdwn(f"Approval requested for {what}"), MAX_SECTION_TEXT)
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -178,6 +182,8 @@ def _facts(request: ApprovalRequestView) -> list[dict[str, Any]]:
         f"*Stage*\n{request.stage.value}",
         f"*Gate*\n{gate} (policy {escape_mrkdwn(request.policy_version)})",
     ]
+    if request.rollback:
+        fields.append(f"*Occasion*\nrollback of {request.stage.value} to {escape_mrkdwn(request.version_id)}")
     blocks: list[dict[str, Any]] = [{"type": "section", "fields": [_mrkdwn(field, MAX_FIELD_TEXT) for field in fields]}]
     if request.summary:
         summary = _clip(escape_mrkdwn(request.summary), MAX_SUMMARY_CHARS)
@@ -204,11 +210,12 @@ def _metric(metric: MetricLine) -> str:
 
 def _decision_buttons(request: ApprovalRequestView) -> dict[str, Any]:
     stage = request.stage.value
+    what = f"the rollback of {stage} to this version" if request.rollback else f"this version for {stage}"
     return {
         "type": "actions",
         "elements": [
-            _button("Approve", APPROVE_ACTION_ID, request.approval_id, "primary", f"Approve this version for {stage}?"),
-            _button("Reject", REJECT_ACTION_ID, request.approval_id, "danger", f"Reject this version for {stage}?"),
+            _button("Approve", APPROVE_ACTION_ID, request.approval_id, "primary", f"Approve {what}?"),
+            _button("Reject", REJECT_ACTION_ID, request.approval_id, "danger", f"Reject {what}?"),
         ],
     }
 
@@ -228,6 +235,11 @@ def _button(label: str, action_id: str, value: str, style: str, question: str) -
             "deny": {"type": "plain_text", "text": "Cancel"},
         },
     }
+
+
+def _stage_words(request: ApprovalRequestView) -> str:
+    # fmops' own words and enum only: headers are plain text, never escaped.
+    return f"rollback of {request.stage.value}" if request.rollback else request.stage.value
 
 
 def _header(text: str) -> dict[str, Any]:

@@ -1,9 +1,13 @@
 """What fmops keeps about an approval, and the interfaces of the stores that keep it.
 
-One `StoredApproval` per (version, stage): the engine's `StageApproval`, the opaque id that
+One `StoredApproval` per (version, stage, occasion): the engine's `StageApproval`, the opaque id that
 links, Slack buttons and URLs carry, the sealed task token of the waiting promotion, and
 where its Slack message is. Every write is conditional on the `revision` read, so two
 writers never both win: the loser gets `ConcurrentModification`, re-reads, and re-judges.
+
+The occasion is None for the version's own approval of a stage (the promotion's dev, the
+deployment's preprod and prod); a manual rollback names its own ("rollback:<deployment id>"), so
+a version whose prod approval was decided long ago is asked for prod again.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from fmops.approvals import APPROVAL_ID_PATTERN
+from fmops.approvals import APPROVAL_ID_PATTERN, OCCASION_PATTERN, ROLLBACK_OCCASION_PREFIX
 from fmops.approvals.engine import Accepted, StageApproval
 from fmops.approvals.links import LinkRecord
 from fmops.gate.policy import Stage
@@ -25,6 +29,14 @@ APPROVAL_ID_BYTES = 16  # 128 random bits: unguessable, though no check relies o
 
 def new_approval_id() -> str:
     return secrets.token_urlsafe(APPROVAL_ID_BYTES)
+
+
+def stage_key(stage: Stage, occasion: str | None) -> str:
+    """The stage as approvals are told apart: "prod", or "prod#<occasion>" for an occasion's own.
+
+    Also the stage part of the approval's event ids, so an occasion's events are not taken for
+    duplicates of the version's earlier approval of the same stage."""
+    return stage.value if occasion is None else f"{stage.value}#{occasion}"
 
 
 class StoredApproval(BaseModel):
@@ -39,6 +51,7 @@ class StoredApproval(BaseModel):
     # Never serialised (exclude): ciphertext is not JSON, and it belongs in the approvals table only.
     sealed_task_token: bytes | None = Field(default=None, repr=False, exclude=True)
     execution_name: str | None = None
+    occasion: str | None = Field(default=None, pattern=OCCASION_PATTERN)
     slack_channel: str | None = None
     slack_ts: str | None = None
     # Set once the waiting promotion was resumed (or found gone): the approval is closed for good.
@@ -53,17 +66,27 @@ class StoredApproval(BaseModel):
     def stage(self) -> Stage:
         return self.state.stage
 
+    @property
+    def stage_key(self) -> str:
+        return stage_key(self.stage, self.occasion)
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.occasion is not None and self.occasion.startswith(ROLLBACK_OCCASION_PREFIX)
+
 
 class ApprovalStore(Protocol):
     """Approvals, their decisions, e-mail links and Slack replay keys (DynamoDB on AWS)."""
 
     def open(self, approval: StoredApproval) -> StoredApproval:
-        """Store a new approval unless (version, stage) already has one; returns the stored one."""
+        """Store a new approval unless (version, stage, occasion) already has one; returns the stored one."""
         ...
 
     def get(self, approval_id: str) -> StoredApproval | None: ...
 
-    def for_stage(self, version_id: str, stage: Stage) -> StoredApproval | None: ...
+    def for_stage(self, version_id: str, stage: Stage, occasion: str | None = None) -> StoredApproval | None:
+        """The approval of (version, stage, occasion); occasion None: the version's own approval of the stage."""
+        ...
 
     def save(self, approval: StoredApproval, read: StoredApproval) -> StoredApproval:
         """Replace `read` (same revision) with `approval`; raises ConcurrentModification otherwise."""

@@ -163,6 +163,7 @@ def evidence_page(
     return EvidencePage(
         approval_id=approval.approval_id,
         stage=state.stage,
+        rollback=approval.is_rollback,
         manifest=manifest,
         gate=record.gate.decision,
         decision_uri=record.gate.decision_uri,

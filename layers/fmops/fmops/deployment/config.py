@@ -30,13 +30,17 @@ A stages file (`deployments/stages.json`, UTF-8, at most 64 KiB) lists every sta
     `alarms` and `bake_minutes` only with `enabled: true`;
   - `sagemaker-serverless`: `memory_mb` (1024, 2048, ..., 6144) and `max_concurrency` (1..200);
   - both endpoint targets: `in_service_timeout` (ISO-8601 or seconds, PT5M..PT2H: how long to wait
-    for InService before rolling back) and `smoke_test` (`max_latency_ms` 1..60000 per sample
-    request; `required_keys`: the keys every JSON object answered must hold, possibly none);
+    for InService before rolling back), `smoke_test` (`max_latency_ms` 1..60000 per sample
+    request; `required_keys`: the keys every JSON object answered must hold, possibly none) and,
+    optionally, `execution_role_arn`: the role SageMaker runs the model as, an IAM role of the
+    stage's account like `role_arn` (default `arn:<partition>:iam::<account_id>:role/fmops-model-execution`,
+    see `StageConfig.model_execution_role_arn`);
   - `registry-only` (prompt templates and adapters consumed by other systems): none of those, as
     there is no endpoint to size, wait for or invoke.
 
 Unknown keys, duplicate keys and NaN/Infinity are errors; `parse_stages` reports every problem
 with its JSON path (`$.stages[2].instance_count`). `endpoint_name` names a stage's endpoint.
+`fmops deployments publish` puts the file in the policy bucket as `STAGES_KEY`.
 """
 
 from __future__ import annotations
@@ -55,7 +59,9 @@ from fmops.gate.policy import Stage
 from fmops.manifest import GROUP_PATTERN
 
 STAGES_SCHEMA_VERSION = "1"
+STAGES_KEY = "deployments/stages.json"  # in the policy bucket
 MAX_STAGES_BYTES = 64 * 1024
+DEFAULT_MODEL_EXECUTION_ROLE = "fmops-model-execution"
 
 MAX_INSTANCE_COUNT = 20
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
@@ -164,6 +170,7 @@ class SmokeTest(Strict):
 # The keys that depend on the target, in the order problems are reported; True: required.
 _TARGET_KEYS: dict[Target, dict[str, bool]] = {
     Target.SAGEMAKER_ENDPOINT: {
+        "execution_role_arn": False,
         "instance_type": True,
         "instance_count": True,
         "blue_green": False,
@@ -171,6 +178,7 @@ _TARGET_KEYS: dict[Target, dict[str, bool]] = {
         "smoke_test": True,
     },
     Target.SAGEMAKER_SERVERLESS: {
+        "execution_role_arn": False,
         "memory_mb": True,
         "max_concurrency": True,
         "in_service_timeout": True,
@@ -179,7 +187,8 @@ _TARGET_KEYS: dict[Target, dict[str, bool]] = {
     Target.REGISTRY_ONLY: {},
 }
 _TARGET_SPECIFIC = ("instance_type", "instance_count", "blue_green", "memory_mb", "max_concurrency")
-_ENDPOINT_ONLY = ("in_service_timeout", "smoke_test")
+_ENDPOINT_ONLY = ("execution_role_arn", "in_service_timeout", "smoke_test")
+_ROLES = ("role_arn", "execution_role_arn")
 
 
 def _partition(region: str) -> str:
@@ -197,6 +206,7 @@ class StageConfig(Strict):
     account_id: str
     region: str
     role_arn: str
+    execution_role_arn: str | None = None
     target: Target
     instance_type: str | None = None
     instance_count: int | None = Field(default=None, strict=True, ge=1, le=MAX_INSTANCE_COUNT)
@@ -220,10 +230,10 @@ class StageConfig(Strict):
             raise ValueError(f"not an AWS region name such as 'us-east-1': '{value}'")
         return value
 
-    @field_validator("role_arn")
+    @field_validator(*_ROLES)
     @classmethod
-    def _iam_role(cls, value: str) -> str:
-        if not re.fullmatch(ROLE_ARN_PATTERN, value):
+    def _iam_role(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(ROLE_ARN_PATTERN, value):
             raise ValueError(f"not an IAM role ARN (arn:aws:iam::<account id>:role/<name>): '{value}'")
         return value
 
@@ -237,13 +247,15 @@ class StageConfig(Strict):
     @model_validator(mode="after")
     def _fits_its_account_and_target(self) -> StageConfig:
         problems: list[ConfigProblem] = []
-        match = re.fullmatch(ROLE_ARN_PATTERN, self.role_arn)
-        if match is not None:
+        for key in _ROLES:
+            match = re.fullmatch(ROLE_ARN_PATTERN, getattr(self, key) or "")
+            if match is None:
+                continue
             partition, account = match.group(1), match.group(2)
             if account != self.account_id:
                 problems.append(
                     ConfigProblem(
-                        path="$.role_arn",
+                        path=f"$.{key}",
                         message=f"the role is in account {account} but the stage deploys to account "
                         f"{self.account_id}: use a role of the stage's own account",
                     )
@@ -251,7 +263,7 @@ class StageConfig(Strict):
             if partition != _partition(self.region):
                 problems.append(
                     ConfigProblem(
-                        path="$.role_arn",
+                        path=f"$.{key}",
                         message=f"region {self.region} is in partition '{_partition(self.region)}', "
                         f"the role in '{partition}'",
                     )
@@ -282,6 +294,14 @@ class StageConfig(Strict):
     def has_endpoint(self) -> bool:
         """False for registry-only: nothing to wait for, nothing to smoke-test."""
         return self.target is not Target.REGISTRY_ONLY
+
+    @property
+    def model_execution_role_arn(self) -> str:
+        """The role SageMaker runs the model as: `execution_role_arn`, else the stage account's
+        `fmops-model-execution` role (a registry-only stage runs no model and never uses it)."""
+        if self.execution_role_arn is not None:
+            return self.execution_role_arn
+        return f"arn:{_partition(self.region)}:iam::{self.account_id}:role/{DEFAULT_MODEL_EXECUTION_ROLE}"
 
 
 class DeploymentStages(Strict):

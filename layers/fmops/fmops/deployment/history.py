@@ -75,6 +75,10 @@ class DeploymentRecord(BaseModel):
     endpoint_config_name: str | None = Field(default=None, description="None for a registry-only stage.")
     replaced_version_id: str | None = Field(default=None, description="What served before; None on a first deploy.")
     reason: str | None = Field(default=None, max_length=2000, description="Why it failed or was rolled back.")
+    code: str | None = Field(default=None, description="Why it failed, as a code (smoke_test_failed, ...).")
+    requested_at: AwareDatetime | None = Field(
+        default=None, description="When the deployment was asked for (orders two racing for one stage)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DeploymentRecord:

@@ -186,6 +186,13 @@ class DeploymentTarget(Protocol):
         """
         ...
 
+    def withdraw(self, revision: TargetRevision) -> None:
+        """Take `revision`'s endpoint out of service (delete it): a failed first version with nothing to go back to.
+
+        A no-op when it is already gone, and for registry-only targets.
+        """
+        ...
+
     def current(self, model_group: str) -> TargetRevision | None:
         """What the stage serves for `model_group` now; None when there is no endpoint.
 
