@@ -137,6 +137,11 @@ deploy: build ## sam deploy --config-env STAGE, with STAGE=dev|preprod|prod (nee
 demo: install ## Run the demo on the local cloud
 	$(BIN)/python -m fmops_cli.demo
 
+.PHONY: bench
+bench: install ## Benchmarks (not part of make test): bench/results.json and bench/results.md
+	$(need_py312)
+	$(with_py312) $(BIN)/python -m benchmarks.run
+
 # ------------------------------------------------------------------------------ security scan
 # The same checks as tests/security (which `make test` runs), as one report: checkov on the template as
 # written and as expanded by the SAM translator, the IAM/environment/API checks, the secrets scan.

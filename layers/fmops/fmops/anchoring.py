@@ -38,7 +38,7 @@ PREFIX = "anchors/"
 class Anchor(BaseModel):
     """Every chain head at one moment, with the digest that seals them."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     schema_version: Literal["1"] = SCHEMA_VERSION
     anchored_at: datetime

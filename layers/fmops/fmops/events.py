@@ -27,7 +27,7 @@ EVENT_SOURCE = "fmops"
 class FmopsEventDetail(BaseModel):
     """Common fields of every fmops event detail."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
     detail_type: ClassVar[str]
 
     schema_version: Literal["1"] = "1"
@@ -411,7 +411,7 @@ class AnyEnvelope(EventBridgeModel):
 class PromotionInput(BaseModel):
     """Input of a promotion state machine execution (written by intake)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     version_id: str
     correlation_id: str

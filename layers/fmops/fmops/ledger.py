@@ -41,7 +41,7 @@ UNADDRESSED_CHAIN = "_unaddressed"
 class ChainHead(BaseModel):
     """The last record of a chain: what the next append links to, and what anchors capture."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     chain: str
     seq: int = Field(ge=1)
@@ -114,7 +114,7 @@ class BreakKind(StrEnum):
 
 
 class ChainBreak(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: BreakKind
     seq: int | None
@@ -125,7 +125,7 @@ class ChainBreak(BaseModel):
 class ChainReport(BaseModel):
     """The outcome of walking one chain: ok, or the first broken record."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     chain: str
     records: int

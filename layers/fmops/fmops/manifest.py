@@ -59,7 +59,7 @@ class DataClassification(StrEnum):
 
 class _Strict(BaseModel):
     # Unknown fields are errors: a typo in a model card must not pass silently.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Artifact(_Strict):

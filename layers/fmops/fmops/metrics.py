@@ -50,7 +50,7 @@ class Metric(BaseModel):
     """One measured metric of a model version. Rejects NaN and infinities, ratios outside [0, 1],
     negative durations, costs and counts, and a missing sample size."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     name: str = Field(pattern=METRIC_NAME_PATTERN)
     value: float = Field(allow_inf_nan=False)

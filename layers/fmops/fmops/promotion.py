@@ -80,7 +80,7 @@ def start_promotion(promotion: PromotionInput, deps: PromotionDeps) -> dict[str,
 class EvaluationWait(BaseModel):
     """Input of StartEvaluation: the version and the callback token of the waiting task."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     version_id: str
     correlation_id: str
@@ -237,7 +237,7 @@ def _publish_rejection(record: CatalogRecord, cause: str, reasons: list[Problem]
 class FailedStep(BaseModel):
     """Input of RejectVersion: the promotion's input plus the error a Catch put at `$.error`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     version_id: str
     correlation_id: str
@@ -308,7 +308,7 @@ def _explain(error: str, cause: object, record: CatalogRecord) -> str:
 class ApprovalGranted(BaseModel):
     """Input of ApproveVersion: the promotion's input plus what RequestApproval returned."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     version_id: str
     correlation_id: str

@@ -17,7 +17,7 @@ from fmops.statuses import VersionStatus
 class AcceptedEvaluation(BaseModel):
     """The one evaluation report a version's gate judges (the first valid one to arrive wins)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     event_id: str
     evaluator: str
@@ -30,7 +30,7 @@ class AcceptedEvaluation(BaseModel):
 
 
 class GateOutcome(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     decision: GateDecision
     decision_uri: str
@@ -50,7 +50,7 @@ class StageDeploymentStatus(StrEnum):
 
 
 class StageDeployment(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     status: StageDeploymentStatus
     deployment_id: str
@@ -61,7 +61,7 @@ class StageDeployment(BaseModel):
 class CatalogRecord(BaseModel):
     """Current state of one model version (the catalog table holds one item per version)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     version_id: str
     model_group: str
@@ -100,7 +100,7 @@ class CatalogRecord(BaseModel):
 class AuditRecord(BaseModel):
     """One fact in the audit trail, stored once per business event id."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     version_id: str
     event_id: str

@@ -24,7 +24,7 @@ SEMANTICS_ERROR = "config_semantics"
 class ConfigProblem(BaseModel):
     """One reason a configuration file was refused, with the JSON path of the offending value."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     path: str
     message: str
@@ -44,7 +44,7 @@ class ConfigInvalid(FmopsError):
 
 class Strict(BaseModel):
     # A misspelt key must not silently drop a rule.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 def several(problems: list[ConfigProblem]) -> PydanticCustomError:

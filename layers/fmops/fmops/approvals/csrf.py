@@ -36,7 +36,7 @@ class CsrfRefusalCode(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class CsrfValid(_Frozen):

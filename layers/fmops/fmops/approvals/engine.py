@@ -85,7 +85,7 @@ class QuorumUnreachable(FmopsError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Decision(_Frozen):

@@ -70,7 +70,7 @@ class LinkRefusalCode(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class LinkRecord(_Frozen):

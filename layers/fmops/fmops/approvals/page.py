@@ -100,7 +100,7 @@ _NOTICE_TONE = {
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class DecisionLine(_Frozen):

@@ -49,7 +49,7 @@ MAX_ATTEMPTS = 5
 class ApprovalWait(BaseModel):
     """Input of RequestApproval: which stage of which version, and the waiting task's token."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     version_id: str
     correlation_id: str

@@ -67,7 +67,7 @@ class SlackInteractionCode(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class SlackButtonClick(_Frozen):
@@ -206,7 +206,7 @@ def _no_constant(name: str) -> Any:
 
 class _Lenient(BaseModel):
     # Slack adds fields over time; only what is read here is checked.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
 
 class _User(_Lenient):

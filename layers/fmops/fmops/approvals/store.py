@@ -42,7 +42,7 @@ def stage_key(stage: Stage, occasion: str | None) -> str:
 class StoredApproval(BaseModel):
     """One stage's approval as stored: the engine's state plus what the adapters need."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     approval_id: str = Field(pattern=APPROVAL_ID_PATTERN)
     state: StageApproval

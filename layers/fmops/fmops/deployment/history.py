@@ -58,7 +58,7 @@ class ConflictingDeploymentRecords(FmopsError):
 class DeploymentRecord(BaseModel):
     """One finished deployment of one version to one stage (stored once per `deployment_id`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     deployment_id: str = Field(min_length=1, max_length=512, description="Stable across retries and replays.")
     kind: DeploymentKind
@@ -113,7 +113,7 @@ class DeploymentRecord(BaseModel):
 class Serving(BaseModel):
     """What served a stage at a moment: the version, since when, and the deployment that put it there."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     version_id: str
     since: AwareDatetime

@@ -100,7 +100,7 @@ class DigestMismatch(FmopsError):
 class StageStep(BaseModel):
     """The deployment state machine's state: what is being deployed where, and how far it got."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     deployment_id: str = Field(min_length=1, max_length=MAX_EXECUTION_NAME)
     kind: DeploymentKind = DeploymentKind.DEPLOY

@@ -37,7 +37,7 @@ VERSION_ID_PROPERTY = "fmops:version_id"  # set on every package fmops registers
 class PackageDetail(BaseModel):
     """The detail of SageMaker's "Model Package State Change" (the package as it is now), the fields fmops reads."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     ModelPackageGroupName: str
     ModelPackageArn: str

@@ -22,7 +22,7 @@ from fmops.gate.policy import Stage
 class StageLock(BaseModel):
     """Who may change a stage's endpoint now, and until when (a lease: a crashed holder frees it)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     model_group: str
     stage: Stage

@@ -81,7 +81,7 @@ class InvocationFailed(FmopsError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class TargetDeploy(_Frozen):

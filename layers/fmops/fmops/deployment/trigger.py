@@ -60,7 +60,7 @@ REFUSALS = frozenset({TriggerOutcome.REFUSE_UNGATED, TriggerOutcome.REFUSE_UNAPP
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class PackageStateChange(_Frozen):

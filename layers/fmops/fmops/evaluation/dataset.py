@@ -46,7 +46,7 @@ class EvaluationSetInvalid(FmopsError):
 class EvalRow(BaseModel):
     """One evaluated example. Strict: numbers are not strings, booleans are not counts."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, strict=True)
 
     prompt: str
     reference: str

@@ -54,7 +54,9 @@ MAX_FAILURE_REASON = 2000  # EvaluationCompleted.failure_reason
 class _SageMakerShape(BaseModel):
     """SageMaker's PascalCase fields; everything fmops does not use is ignored."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=to_pascal, populate_by_name=True)
+    model_config = ConfigDict(
+        defer_build=True, frozen=True, extra="ignore", alias_generator=to_pascal, populate_by_name=True
+    )
 
 
 class ProcessingJobStatus(StrEnum):
@@ -107,7 +109,7 @@ class ProcessingJobStateChanged(EventBridgeModel):
 class MetricsDocument(BaseModel):
     """`metrics.json`: the metrics of one evaluation run. Built-in metrics may omit unit and direction."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     metrics: list[Metric] = Field(min_length=1, max_length=MAX_METRICS)
 

@@ -37,7 +37,7 @@ class GateInputInvalid(FmopsError):
 class RuleResult(BaseModel):
     """One row of the decision table."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     rule_id: str
     description: str
@@ -51,7 +51,7 @@ class RuleResult(BaseModel):
 class GateDecision(BaseModel):
     """The outcome of the gate and the exact policy (version and hash) it was made under."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     version_id: str
     stage: Stage

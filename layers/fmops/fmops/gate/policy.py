@@ -115,7 +115,7 @@ class RequiredField(StrEnum):
 class PolicyProblem(BaseModel):
     """One reason a policy file was refused, with the JSON path of the offending value."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     path: str
     message: str
@@ -136,7 +136,7 @@ class PolicyInvalid(FmopsError):
 
 class _Strict(BaseModel):
     # A misspelt key must not silently drop a rule.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Bound(_Strict):
