@@ -861,7 +861,7 @@ def run_history(args: argparse.Namespace) -> int:
     from fmops.adapters.deployments import DynamoDeploymentStore
     from fmops.gate.policy import Stage
     from fmops_cli.config import resolve
-    from fmops_cli.stage_history import history_document, print_json, render_history
+    from fmops_cli.stage_history import history_document, render_history
 
     resolved = resolve(
         wanted={"DeploymentsTableName": args.deployments_table},
@@ -874,7 +874,7 @@ def run_history(args: argparse.Namespace) -> int:
     stage = Stage(args.stage)
     document = history_document(store.history(args.model_group, stage), args.model_group, stage, args.at)
     if args.json:
-        print_json(document)
+        print(json.dumps(document, indent=2))
     else:
         print(render_history(document))
     return EXIT_OK

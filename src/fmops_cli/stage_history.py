@@ -12,7 +12,6 @@ the stage, a fresh approval of its own), then deploys, smoke-tests and records i
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -116,7 +115,3 @@ def choose_rollback(
             hint=f"fmops history {group} --stage {stage.value} lists them",
         )
     return current.version_id, to
-
-
-def print_json(document: dict[str, Any]) -> None:
-    print(json.dumps(document, indent=2))

@@ -43,7 +43,6 @@ from fmops.deployment.history import (
     DeploymentRecord,
     rollback_target,
     serving_at,
-    timeline,
 )
 from fmops.deployment.smoke import SmokeResponse, SmokeResult, SmokeSample, check_smoke_responses
 from fmops.deployment.store import DeploymentStore
@@ -189,8 +188,10 @@ def _start(step: StageStep, deps: DeploymentDeps) -> StageStep:
     stage = stages.stage(step.stage)
     record = _approved_version(step, deps)
     now = deps.clock.now()
-    if _already_recorded(step, deps) is not None:
-        return _resume_recorded(step, stages, deps)
+    history = deps.store.history(step.model_group, step.stage)  # read once: every check below asks it
+    recorded = _recorded_in(history, step)
+    if recorded is not None:
+        return _resume_recorded(step, stages, recorded, deps)
     target = deps.targets(stage)  # before the lock: a role that cannot be assumed leaves nothing to clean up
     lock = deps.store.acquire(step.model_group, step.stage, step.deployment_id, step.version_id, now, _lease(stage))
     if lock is None:
@@ -199,7 +200,7 @@ def _start(step: StageStep, deps: DeploymentDeps) -> StageStep:
         return step.model_copy(
             update={"outcome": StepOutcome.QUEUED, "reason": f"{step.stage.value} is busy deploying {waiting_for}"}
         )
-    if step.kind is DeploymentKind.DEPLOY and _superseded(step, deps):
+    if step.kind is DeploymentKind.DEPLOY and _superseded(step, history):
         deps.store.release(lock)
         reason = f"a version approved later was deployed to {step.stage.value} first"
         _set_stage_status(record, step, StageDeploymentStatus.SUPERSEDED, reason, deps)
@@ -209,7 +210,7 @@ def _start(step: StageStep, deps: DeploymentDeps) -> StageStep:
     except DigestMismatch as mismatch:
         deps.store.release(lock)
         return _refused(step, record, stage, "digest_mismatch", str(mismatch), deps)
-    previous = _serving_before(step, stage, target, deps)
+    previous = _serving_before(step, stage, target, history, now)
     if step.kind is DeploymentKind.ROLLBACK and (previous is None or previous.version_id == step.version_id):
         deps.store.release(lock)
         serves = previous.version_id if previous else "nothing"
@@ -242,19 +243,17 @@ def _start(step: StageStep, deps: DeploymentDeps) -> StageStep:
         )
     )
     _set_stage_status(record, started, StageDeploymentStatus.DEPLOYING, None, deps)
-    return _check(started, deps, stage=stage, target=target)
+    return _check(started, deps, stages=stages, target=target, manifest=manifest)
 
 
 def _serving_before(
-    step: StageStep, stage: StageConfig, target: DeploymentTarget, deps: DeploymentDeps
+    step: StageStep, stage: StageConfig, target: DeploymentTarget, history: list[DeploymentRecord], now: datetime
 ) -> TargetRevision | None:
     """What the stage served before this deployment, from the records (the endpoint itself may already serve
     this version when the step is retried); the endpoint answers only for a stage with no record yet."""
     # Asked in any case: it refuses an endpoint fmops did not create (DeploymentFailed).
     current = target.current(step.model_group)
-    recorded = serving_at(
-        deps.store.history(step.model_group, step.stage), step.model_group, step.stage, deps.clock.now()
-    )
+    recorded = serving_at(history, step.model_group, step.stage, now)
     if recorded is None:
         return current if current is not None and current.version_id != step.version_id else None
     config = recorded.deployment.endpoint_config_name
@@ -278,7 +277,7 @@ def _approved_version(step: StageStep, deps: DeploymentDeps) -> CatalogRecord:
     return record
 
 
-def _superseded(step: StageStep, deps: DeploymentDeps) -> bool:
+def _superseded(step: StageStep, history: list[DeploymentRecord]) -> bool:
     """True when a deployment of another version, asked for after ours, already serves on this stage:
     an older approval never overwrites a newer one that got there first."""
     return any(
@@ -286,7 +285,7 @@ def _superseded(step: StageStep, deps: DeploymentDeps) -> bool:
         and other.version_id != step.version_id
         and other.requested_at is not None
         and other.requested_at > step.requested_at
-        for other in deps.store.history(step.model_group, step.stage)
+        for other in history
     )
 
 
@@ -318,15 +317,18 @@ def _check(
     step: StageStep,
     deps: DeploymentDeps,
     *,
-    stage: StageConfig | None = None,
+    stages: DeploymentStages | None = None,
     target: DeploymentTarget | None = None,
+    manifest: Manifest | None = None,
 ) -> StageStep:
-    stages = load_stages(deps.config)
-    stage = stage or stages.stage(step.stage)
+    """Where the stage stands; `_start` hands over what it has read already (stages, target, manifest)."""
+    stages = stages or load_stages(deps.config)
+    stage = stages.stage(step.stage)
     target = target or deps.targets(stage)
     revision = _in_flight(step)
-    if _already_recorded(step, deps) is not None:
-        return _resume_recorded(step, stages, deps)
+    recorded = _recorded_in(deps.store.history(step.model_group, step.stage), step)
+    if recorded is not None:
+        return _resume_recorded(step, stages, recorded, deps)
     status = target.status(revision)
     if not status.settled:
         return _still_settling(step, stage, target, deps)
@@ -336,7 +338,7 @@ def _check(
         return _roll_back(step, stage, target, "endpoint_failed", status.reason or "the endpoint failed", deps)
     if status.state is TargetState.ROLLED_BACK:
         return _roll_back(step, stage, target, "endpoint_rolled_back", status.reason or "alarms rolled it back", deps)
-    smoke = _smoke_test(step, stage, target, deps)
+    smoke = _smoke_test(step, stage, target, manifest, deps)
     if smoke is not None and not smoke.passed:
         why = "; ".join(failure.message for failure in smoke.failures)
         return _roll_back(step, stage, target, "smoke_test_failed", f"smoke test failed: {why}", deps)
@@ -375,13 +377,14 @@ def _in_flight(step: StageStep) -> TargetRevision:
 
 
 def _smoke_test(
-    step: StageStep, stage: StageConfig, target: DeploymentTarget, deps: DeploymentDeps
+    step: StageStep, stage: StageConfig, target: DeploymentTarget, manifest: Manifest | None, deps: DeploymentDeps
 ) -> SmokeResult | None:
     """The smoke test's result; None for a stage without an endpoint (nothing to invoke)."""
     if not stage.has_endpoint or stage.smoke_test is None:
         return None
-    record = _approved_version(step, deps)
-    manifest = registered_manifest(record.manifest_uri, record.manifest_sha256, deps.artifacts)
+    if manifest is None:  # a later check: the start verified it, reading the registered bytes again is enough
+        record = _approved_version(step, deps)
+        manifest = registered_manifest(record.manifest_uri, record.manifest_sha256, deps.artifacts)
     samples = [SmokeSample.model_validate(sample.model_dump()) for sample in manifest.sample_requests]
     revision = _in_flight(step)
     responses: list[SmokeResponse | None] = []
@@ -397,7 +400,7 @@ def _succeed(step: StageStep, stages: DeploymentStages, smoke: SmokeResult | Non
     record = _approved_version(step, deps)
     revision = _in_flight(step)
     now = deps.clock.now()
-    replaced = step.previous.version_id if step.previous and step.previous.version_id != step.version_id else None
+    replaced = _replaced(step)
     why = (
         f"rollback requested: {step.stage.value} back on {step.version_id} from {replaced}"
         if step.kind is DeploymentKind.ROLLBACK
@@ -451,7 +454,7 @@ def _roll_back(
     revision = _in_flight(step)
     if step.kind is DeploymentKind.ROLLBACK:
         # A rollback that fails goes back to what served before it (the version it was rolling back from).
-        restored_to = _restore(step.previous, target) if step.previous else None
+        restored_to = target.restore(step.previous) if step.previous else None
         config = revision.endpoint_config_name
         deps.store.record(_record(step, record, DeploymentOutcome.FAILED, now, config, _replaced(step), reason, code))
         return _after_failure(step, record, stage, code, reason, restored_to, deps)
@@ -459,7 +462,7 @@ def _roll_back(
     good = rollback_target(history, step.model_group, step.stage, step.version_id)
     restored: TargetRevision | None = None
     if good is not None and _digest_still_matches(good.version_id, deps):
-        restored = _restore(
+        restored = target.restore(
             TargetRevision(
                 endpoint_name=revision.endpoint_name,
                 endpoint_config_name=good.endpoint_config_name,
@@ -467,8 +470,7 @@ def _roll_back(
                 version_id=good.version_id,
             )
             if revision.endpoint_name
-            else TargetRevision(version_id=good.version_id),
-            target,
+            else TargetRevision(version_id=good.version_id)
         )
     if restored is None:
         target.withdraw(revision)
@@ -522,10 +524,6 @@ def _roll_back(
         )
     )
     return _after_failure(step, record, stage, code, reason, restored, deps)
-
-
-def _restore(previous: TargetRevision, target: DeploymentTarget) -> TargetRevision:
-    return target.restore(previous)
 
 
 def _digest_still_matches(version_id: str, deps: DeploymentDeps) -> bool:
@@ -622,7 +620,7 @@ def _abandon(step: StageStep, deps: DeploymentDeps) -> StageStep:
         stage: StageConfig | None = load_stages(deps.config).stage(step.stage)
     except (DeploymentConfigMissing, ConfigInvalid):
         stage = None
-    if stage is not None and _already_recorded(step, deps) is None:
+    if stage is not None and _recorded_in(deps.store.history(step.model_group, step.stage), step) is None:
         touched = _touched(cleared, stage, deps)
         if touched is not None:
             return _roll_back(touched, stage, deps.targets(stage), code, reason, deps)
@@ -681,17 +679,15 @@ def _error_of(error: dict[str, Any]) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------ shared
-def _already_recorded(step: StageStep, deps: DeploymentDeps) -> DeploymentRecord | None:
-    for record in deps.store.history(step.model_group, step.stage):
-        if record.deployment_id == step.stage_deployment_id:
-            return record
-    return None
+def _recorded_in(history: list[DeploymentRecord], step: StageStep) -> DeploymentRecord | None:
+    """This stage's record of the deployment, if a first attempt of the step already settled it."""
+    return next((record for record in history if record.deployment_id == step.stage_deployment_id), None)
 
 
-def _resume_recorded(step: StageStep, stages: DeploymentStages, deps: DeploymentDeps) -> StageStep:
+def _resume_recorded(
+    step: StageStep, stages: DeploymentStages, recorded: DeploymentRecord, deps: DeploymentDeps
+) -> StageStep:
     """A retried step whose stage was already settled: answer as the first attempt did, judge nothing again."""
-    recorded = _already_recorded(step, deps)
-    assert recorded is not None
     if recorded.outcome is DeploymentOutcome.SUCCEEDED:
         next_stage = stages.next_stage(step.stage) if step.kind is DeploymentKind.DEPLOY else None
         _release(step, deps)
@@ -803,8 +799,3 @@ def _mark_replaced(version_id: str, step: StageStep, deps: DeploymentDeps) -> No
     if entry is None or entry.status is not StageDeploymentStatus.SERVING:
         return
     _set_stage_status(replaced, step, StageDeploymentStatus.REPLACED, f"replaced by {step.version_id}", deps)
-
-
-def recorded_timeline(store: DeploymentStore, model_group: str, stage: Stage) -> list[DeploymentRecord]:
-    """Every deployment of the group to the stage, in order (for `fmops history`)."""
-    return timeline(store.history(model_group, stage), model_group, stage)
